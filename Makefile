@@ -1,0 +1,38 @@
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.demo: $(BIN)/python pyproject.toml
+	$(PIP) install --quiet -e ".[demo]"
+	touch $@
+
+$(VENV)/.test: $(BIN)/python pyproject.toml
+	$(PIP) install --quiet -e ".[test,demo,dev]"
+	touch $@
+
+demo: $(VENV)/.demo
+	$(BIN)/datapredict demo --plot demo_cost.png
+
+test: $(VENV)/.test
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.test
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
+
+bench: $(VENV)/.test
+	$(PIP) install --quiet -e ".[bench]"
+	$(BIN)/python bench/models.py
+	$(BIN)/python bench/distributed.py
+	$(BIN)/python bench/merge.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .hypothesis demo_cost.png

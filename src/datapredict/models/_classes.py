@@ -1,0 +1,165 @@
+"""Class labels for the classifiers: validation, encoding and the ``classes`` option."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from datapredict.errors import DataTypeError, InvalidDataError, ParameterStructureError
+
+
+def check_labels(y: Any, name: str = "y") -> np.ndarray:
+    """Return ``y`` as a 1-D label array, or raise if its values cannot be classes.
+
+    Integers, booleans and strings are classes; floats only when every value is a whole
+    number (``1.0``); NaN, infinity, fractional or complex values are not.
+    """
+    labels = np.asarray(y)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels.ravel()
+    if labels.ndim != 1:
+        raise InvalidDataError(f"{name} must be 1-D class labels; got shape {labels.shape}")
+    kind = labels.dtype.kind
+    if kind in "cmMV":
+        raise DataTypeError(f"{name} must hold class labels; got dtype {labels.dtype}")
+    if kind == "f":
+        whole = np.isfinite(labels) & (labels == np.round(labels))
+        if not whole.all():
+            bad = labels[~whole][0]
+            raise InvalidDataError(
+                f"{name} must hold class labels (integers or strings); got the value {bad!r}, "
+                "which cannot be a class (use LinearRegression for continuous targets)"
+            )
+    if kind == "O":
+        try:
+            np.unique(labels)
+        except TypeError as exc:
+            raise DataTypeError(f"{name} holds labels that cannot be compared: {exc}") from None
+    return labels
+
+
+def resolve_classes(known: np.ndarray | None, option: Any, y: np.ndarray | None) -> np.ndarray:
+    """Return the model's classes: already known, given by the option, or found in ``y``."""
+    if known is not None:
+        return known
+    if option is not None:
+        classes = np.unique(check_labels(option, "classes"))
+    elif y is None:
+        raise InvalidDataError("classes are unknown: pass y or set the 'classes' option")
+    else:
+        classes = np.unique(check_labels(y))
+    if classes.size < 2:
+        raise InvalidDataError(
+            f"a classifier needs at least 2 classes; got {classes.tolist()} "
+            "(pass classes=[...] when a shard holds a single class)"
+        )
+    return classes
+
+
+def outputs_for(classes: np.ndarray) -> int:
+    """One sigmoid output for two classes, one softmax output per class otherwise."""
+    return 1 if classes.size == 2 else int(classes.size)
+
+
+def encode(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Targets matrix: (n, 1) of 0/1 for two classes, one-hot (n, K) otherwise."""
+    index = np.searchsorted(classes, labels)
+    index = np.clip(index, 0, classes.size - 1)
+    unknown = classes[index] != labels
+    if unknown.any():
+        raise InvalidDataError(
+            f"y holds the label {labels[unknown][0]!r}, which is not one of the model's classes "
+            f"{classes.tolist()}"
+        )
+    if classes.size == 2:
+        return index.astype(np.float64)[:, None]
+    Y = np.zeros((labels.size, classes.size))
+    Y[np.arange(labels.size), index] = 1.0
+    return Y
+
+
+def check_outputs(n_outputs: int, classes: np.ndarray, owner: str) -> None:
+    """Raise if existing parameters have a different output count than ``classes`` need."""
+    if n_outputs != outputs_for(classes):
+        raise ParameterStructureError(
+            f"{owner}'s parameters have {n_outputs} outputs but the {classes.size} classes "
+            f"{classes.tolist()} need {outputs_for(classes)}; pass classes=[...] to the model"
+        )
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """Numerically stable logistic function."""
+    return np.exp(-np.logaddexp(0.0, -z))
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, stable for large logits."""
+    shifted = z - z.max(axis=1, keepdims=True)
+    np.exp(shifted, out=shifted)
+    shifted /= shifted.sum(axis=1, keepdims=True)
+    return shifted
+
+
+def cross_entropy(Z: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean cross-entropy of logits ``Z`` against targets ``Y`` and its gradient w.r.t. ``Z``.
+
+    One column: binary (sigmoid) cross-entropy; several: softmax cross-entropy. The
+    gradient is already divided by the number of rows.
+    """
+    n = Z.shape[0]
+    if Z.shape[1] == 1:
+        cost = float(np.sum(np.logaddexp(0.0, Z) - Y * Z)) / n
+        return cost, (sigmoid(Z) - Y) / n
+    shift = Z.max(axis=1, keepdims=True)
+    log_norm = np.log(np.exp(Z - shift).sum(axis=1, keepdims=True)) + shift
+    cost = float(np.sum(log_norm - np.sum(Y * Z, axis=1, keepdims=True))) / n
+    return cost, (np.exp(Z - log_norm) - Y) / n
+
+
+def probabilities(Z: np.ndarray) -> np.ndarray:
+    """Class probabilities (n, K) from logits: two columns for the binary case."""
+    if Z.shape[1] == 1:
+        p = sigmoid(Z[:, 0])
+        return np.column_stack([1.0 - p, p])
+    return softmax(Z)
+
+
+class ClassifierMixin:
+    """Label handling and prediction shared by the classifiers.
+
+    The host class defines ``_logits(X)`` and the ``classes`` option; ``classes_`` is
+    learned from the first labels seen (or from ``initialize``) unless the option fixes it.
+    """
+
+    classes_: np.ndarray | None = None
+
+    def _n_outputs_for(self, y: np.ndarray | None) -> int:
+        self.classes_ = resolve_classes(self.classes_, self._options["classes"], y)
+        return outputs_for(self.classes_)
+
+    def _encode_targets(self, y: np.ndarray) -> np.ndarray:
+        labels = check_labels(y)
+        classes = resolve_classes(self.classes_, self._options["classes"], labels)
+        if self._flat is not None:
+            check_outputs(self._output_count(), classes, type(self).__name__)
+        Y = encode(labels, classes)
+        if self._flat is not None:
+            self.classes_ = classes
+        return Y
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, shape (n_samples, n_classes), columns in ``classes_`` order."""
+        return probabilities(self._logits(X))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted labels, shape (n_samples,), taken from ``classes_``."""
+        Z = self._logits(X)
+        if self.classes_ is None:
+            self.classes_ = np.arange(max(2, Z.shape[1]))
+        index = (Z[:, 0] > 0).astype(int) if Z.shape[1] == 1 else Z.argmax(axis=1)
+        return self.classes_[index]
+
+    def score(self, X: Any, y: Any) -> float:
+        """Accuracy on ``(X, y)``."""
+        return float(np.mean(self.predict(X) == check_labels(y)))

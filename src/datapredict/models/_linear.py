@@ -1,0 +1,65 @@
+"""The affine map shared by the linear models: one matrix, intercept in the first row."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from datapredict.errors import ParameterStructureError
+from datapredict.parameters import Layout
+
+
+def affine(W: np.ndarray, X: np.ndarray, fit_intercept: bool) -> np.ndarray:
+    """Return ``X @ W[1:] + W[0]`` (or ``X @ W`` without intercept), shape (n, n_outputs)."""
+    if fit_intercept:
+        Z = X @ W[1:]
+        Z += W[0]
+        return Z
+    return X @ W
+
+
+def affine_gradient(X: np.ndarray, R: np.ndarray, fit_intercept: bool) -> np.ndarray:
+    """Gradient of ``mean`` loss w.r.t. ``W`` given residual-like ``R`` (already divided by n)."""
+    if not fit_intercept:
+        return X.T @ R
+    G = np.empty((X.shape[1] + 1, R.shape[1]))
+    np.matmul(X.T, R, out=G[1:])
+    G[0] = R.sum(axis=0)
+    return G
+
+
+def initial_matrix(n_features: int, n_outputs: int, fit_intercept: bool, rng) -> np.ndarray:
+    """Small uniform weights in ``±1/sqrt(n_features + 1)``; zero intercept."""
+    rows = n_features + int(fit_intercept)
+    limit = 1.0 / np.sqrt(rows)
+    W = rng.uniform(-limit, limit, size=(rows, n_outputs))
+    if fit_intercept:
+        W[0] = 0.0
+    return W
+
+
+def intercept_mask(W: np.ndarray, fit_intercept: bool) -> np.ndarray:
+    """1 where a penalty applies, 0 on the intercept row; flat, shape (W.size,)."""
+    mask = np.ones_like(W)
+    if fit_intercept:
+        mask[0] = 0.0
+    return mask.ravel()
+
+
+def matrix_features(layout: Layout, owner: str, fit_intercept: bool, n_outputs: int | None) -> int:
+    """Check a single-matrix layout for a linear model; return its number of features."""
+    if layout.kind != "array" or len(layout.shapes[0]) != 2:
+        raise ParameterStructureError(
+            f"params for {owner} must be one 2-D ndarray of shape (n_features"
+            f"{' + 1' if fit_intercept else ''}, n_outputs); got {layout.describe()}"
+        )
+    rows, cols = layout.shapes[0]
+    n_features = rows - int(fit_intercept)
+    if n_features < 1:
+        raise ParameterStructureError(
+            f"params for {owner} must have at least {1 + int(fit_intercept)} rows; got {rows}"
+        )
+    if n_outputs is not None and cols != n_outputs:
+        raise ParameterStructureError(
+            f"params for {owner} must have {n_outputs} columns (one per output); got {cols}"
+        )
+    return n_features

@@ -1,0 +1,100 @@
+"""Logistic regression: a sigmoid for two classes, a softmax for more, any label values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from datapredict._validation import check_bool
+from datapredict.models._classes import ClassifierMixin, check_labels, cross_entropy
+from datapredict.models._linear import (
+    affine,
+    affine_gradient,
+    initial_matrix,
+    intercept_mask,
+    matrix_features,
+)
+from datapredict.models.base import GradientModel
+from datapredict.parameters import Layout
+
+__all__ = ["LogisticRegression"]
+
+
+def _check_classes(owner: str, value: Any) -> Any:
+    return None if value is None else tuple(np.unique(check_labels(value, "classes")).tolist())
+
+
+class LogisticRegression(ClassifierMixin, GradientModel):
+    """Logistic (two classes) or multinomial (softmax) regression on the mean cross-entropy.
+
+    Parameters
+    ----------
+    max_iterations : int, default=500
+    learning_rate : float, default=0.1
+    fit_intercept : bool, default=True
+    classes : sequence or None, default=None
+        All class labels. Needed when a child's shard does not hold every class;
+        otherwise learned from the first labels seen.
+    batch_size, optimizer, l1, l2, random_state
+        As for :class:`LinearRegression`.
+
+    Notes
+    -----
+    Parameters: one matrix (n_features + 1, 1) for two classes, (n_features + 1, K) for K
+    classes, intercept first. ``predict`` returns labels from ``classes_``.
+    """
+
+    _OPTIONS = {
+        **GradientModel._OPTIONS,
+        "fit_intercept": lambda o, v: check_bool(o, "fit_intercept", v),
+        "classes": _check_classes,
+    }
+    _STRUCTURAL = frozenset({"fit_intercept", "classes"})
+
+    def __init__(
+        self,
+        *,
+        max_iterations: int = 500,
+        learning_rate: float = 0.1,
+        fit_intercept: bool = True,
+        classes: Any = None,
+        batch_size: int | None = None,
+        optimizer: str = "sgd",
+        l1: float = 0.0,
+        l2: float = 0.0,
+        random_state: Any = None,
+    ) -> None:
+        super().__init__(
+            max_iterations=max_iterations,
+            learning_rate=learning_rate,
+            fit_intercept=fit_intercept,
+            classes=classes,
+            batch_size=batch_size,
+            optimizer=optimizer,
+            l1=l1,
+            l2=l2,
+            random_state=random_state,
+        )
+
+    def cost_and_gradient(self, params, X, Y):
+        """Mean cross-entropy of ``Y`` under the model and its gradient."""
+        fit_intercept = self._options["fit_intercept"]
+        cost, dZ = cross_entropy(affine(params, X, fit_intercept), Y)
+        return cost, affine_gradient(X, dZ, fit_intercept)
+
+    def _logits(self, X: Any) -> np.ndarray:
+        X = self._check_predict_features(X)
+        return affine(self._params, X, self._options["fit_intercept"])
+
+    def _output_count(self) -> int:
+        return self._params.shape[1]
+
+    def _validate_new_layout(self, layout: Layout) -> int:
+        return matrix_features(layout, "LogisticRegression", self._options["fit_intercept"], None)
+
+    def _initial_parameters(self, n_features, n_outputs, rng):
+        return initial_matrix(n_features, n_outputs, self._options["fit_intercept"], rng)
+
+    def _penalty_mask(self, params):
+        return intercept_mask(params, self._options["fit_intercept"])
