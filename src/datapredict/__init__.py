@@ -7,16 +7,29 @@ with a :class:`ModelParametersMerger`, federated averaging).
 """
 
 from datapredict import errors
+from datapredict.distributed import (
+    DistributedGradients,
+    DistributedModelParameters,
+    ModelParametersMerger,
+)
 from datapredict.models import LinearRegression, LogisticRegression, NeuralNetwork
 from datapredict.parameters import Layout, ModelParameters
+from datapredict.training import History, RoundRecord, TrainingResult, train_distributed
 
 __all__ = [
+    "DistributedGradients",
+    "DistributedModelParameters",
+    "History",
     "Layout",
     "LinearRegression",
     "LogisticRegression",
     "ModelParameters",
+    "ModelParametersMerger",
     "NeuralNetwork",
+    "RoundRecord",
+    "TrainingResult",
     "errors",
+    "train_distributed",
 ]
 
 __version__ = "0.1.0"

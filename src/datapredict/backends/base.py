@@ -1,0 +1,144 @@
+"""What every backend shares: the child's unit of work and the backend interface.
+
+A backend only knows how to run children: create each from the factory and its
+shard (:class:`ChildWorker`), send them main parameters, collect what they push and
+close. The coordinators and the runner's loop are the same for every backend.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from datapredict.parameters import Layout
+
+__all__ = ["Backend", "ChildResult", "ChildSpec", "ChildWorker"]
+
+
+@dataclass(frozen=True)
+class ChildSpec:
+    """Everything needed to build one child, on any machine.
+
+    Attributes
+    ----------
+    index : int
+        The child's 0-based index.
+    model_factory : callable
+        Zero-argument callable returning a fresh model.
+    X, y : ndarray
+        The child's shard.
+    strategy : {"gradients", "model_parameters"}
+        Push the last step, or the trained parameters.
+    local_iterations : int
+        Iterations per unit of work (1 for "gradients").
+    seed : numpy.random.SeedSequence
+        The child's own randomness (batch order).
+    n_features : int
+        Features of the whole dataset.
+    labels : ndarray
+        All targets of the job (so classifiers know every class).
+    """
+
+    index: int
+    model_factory: Callable[[], Any]
+    X: np.ndarray
+    y: np.ndarray
+    strategy: str
+    local_iterations: int
+    seed: np.random.SeedSequence
+    n_features: int
+    labels: np.ndarray
+
+
+@dataclass
+class ChildResult:
+    """What a child pushes after one unit of work.
+
+    ``payload`` is the flat step (gradients) or flat parameters; ``version`` is the
+    version of the main parameters the child started from; ``cost`` is the cost at
+    those parameters on the child's shard. ``error`` is set (and ``payload`` None) when
+    the child failed.
+    """
+
+    child: int
+    payload: np.ndarray | None
+    version: int
+    n_samples: int
+    cost: float
+    seconds: float
+    error: str | None = None
+    seq: int = 0
+
+
+class ChildWorker:
+    """One child: its model and its shard. Used inline, in threads or as a Ray actor."""
+
+    def __init__(self, spec: ChildSpec) -> None:
+        self.index = spec.index
+        self.X, self.y = spec.X, spec.y
+        self.strategy = spec.strategy
+        self.model = spec.model_factory()
+        options: dict[str, Any] = {"max_iterations": spec.local_iterations}
+        if _accepts_random_state(self.model):
+            options["random_state"] = np.random.default_rng(spec.seed)
+        self.model.set_parameters(**options)
+        if hasattr(self.model, "initialize"):
+            self.model.initialize(spec.n_features, spec.labels)
+        if spec.strategy == "gradients":
+            self.model.set_are_gradients_saved(True)
+        self.layout: Layout | None = None
+        self.seq = 0
+
+    def work(self, main: np.ndarray, version: int, layout: Layout) -> ChildResult:
+        """Start from ``main`` (flat), train on the shard, return what to push."""
+        started = time.perf_counter()
+        self.layout = layout
+        self.model.set_model_parameters(layout.unflatten(main))
+        costs = np.atleast_1d(np.asarray(self.model.train(self.X, self.y), dtype=float))
+        pushed = (
+            self.model.get_gradients()
+            if self.strategy == "gradients"
+            else self.model.get_model_parameters()
+        )
+        self.seq += 1
+        return ChildResult(
+            child=self.index,
+            payload=layout.flatten(pushed, "pushed"),
+            version=version,
+            n_samples=len(self.X),
+            cost=float(costs[0]) if costs.size else float("nan"),
+            seconds=time.perf_counter() - started,
+            seq=self.seq,
+        )
+
+    def ping(self) -> int:
+        """Liveness check (used by backends that restart children)."""
+        return self.index
+
+
+def _accepts_random_state(model: Any) -> bool:
+    params = getattr(model, "get_params", None)
+    return params is not None and "random_state" in params()
+
+
+class Backend(Protocol):
+    """Where children run. Sync rounds and async loops are built from these calls."""
+
+    def start(self, specs: list[ChildSpec], layout: Layout) -> None:
+        """Create the children."""
+
+    def broadcast(self, main: np.ndarray, version: int) -> Any:
+        """Publish the main parameters once per version; returns a handle for ``submit``."""
+
+    def submit(self, child: int, handle: Any) -> None:
+        """Ask ``child`` to do one unit of work from the published parameters."""
+
+    def wait(self, timeout: float | None) -> list[ChildResult]:
+        """Return at least one finished result (empty on timeout), in completion order."""
+
+    def close(self) -> None:
+        """Release the children."""

@@ -1,0 +1,58 @@
+"""The threads backend: one thread per child (numpy releases the GIL in its kernels)."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+
+import numpy as np
+
+from datapredict.backends.base import ChildResult, ChildSpec, ChildWorker
+from datapredict.backends.inline import run_safely
+from datapredict.parameters import Layout
+
+__all__ = ["ThreadsBackend"]
+
+
+class ThreadsBackend:
+    """Run each child's work on a thread pool; results come back as they complete.
+
+    Parameters
+    ----------
+    max_workers : int, optional
+        Threads in the pool; default one per child.
+    """
+
+    def __init__(self, max_workers: int | None = None) -> None:
+        self._max_workers = max_workers
+
+    def start(self, specs: list[ChildSpec], layout: Layout) -> None:
+        self._workers = [ChildWorker(spec) for spec in specs]
+        self._layout = layout
+        self._pool = cf.ThreadPoolExecutor(
+            max_workers=self._max_workers or len(specs), thread_name_prefix="datapredict-child"
+        )
+        self._futures: set[cf.Future] = set()
+
+    def broadcast(self, main: np.ndarray, version: int):
+        main = main.copy()
+        main.flags.writeable = False
+        return main, version
+
+    def submit(self, child: int, handle) -> None:
+        main, version = handle
+        self._futures.add(
+            self._pool.submit(run_safely, self._workers[child], main, version, self._layout)
+        )
+
+    def wait(self, timeout: float | None) -> list[ChildResult]:
+        if not self._futures:
+            return []
+        done, self._futures = cf.wait(
+            self._futures, timeout=timeout, return_when=cf.FIRST_COMPLETED
+        )
+        return [future.result() for future in done]
+
+    def close(self) -> None:
+        for future in self._futures:
+            future.cancel()
+        self._pool.shutdown(wait=True)
