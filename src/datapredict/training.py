@@ -20,6 +20,7 @@ import numpy as np
 
 from datapredict._validation import check_choice, check_int, option_error
 from datapredict.backends.base import ChildResult, ChildSpec
+from datapredict.checkpoint import load_checkpoint, save_checkpoint
 from datapredict.distributed.gradients import DistributedGradients
 from datapredict.distributed.merger import ModelParametersMerger
 from datapredict.distributed.model_parameters import DistributedModelParameters
@@ -174,6 +175,9 @@ def train_distributed(
     progress: bool | None = None,
     callback: Callable[[RoundRecord], None] | None = None,
     backend_options: dict[str, Any] | None = None,
+    checkpoint_dir: str | None = None,
+    checkpoint_every: int = 1,
+    resume_from: str | None = None,
 ) -> TrainingResult:
     """Train a main model from children that each hold one shard.
 
@@ -219,6 +223,12 @@ def train_distributed(
         Called with each :class:`RoundRecord`.
     backend_options : dict, optional
         Passed to the backend (Ray: ``address``, ``num_cpus``, ``num_gpus``).
+    checkpoint_dir : path, optional
+        Save the coordinator's state (main parameters, version, server optimizer state,
+        last push ids, round) atomically there every ``checkpoint_every`` updates.
+    resume_from : path, optional
+        Continue a job from the checkpoint in this directory: rounds already done are
+        not repeated, and pushes already applied are not applied again.
 
     Returns
     -------
@@ -270,6 +280,10 @@ def train_distributed(
     ]
     backend_impl = _make_backend(backend, backend_options or {})
     loop = _Loop(coordinator, backend_impl, layout, main_model, eval_data, callback)
+    loop.checkpoint_dir = checkpoint_dir
+    loop.checkpoint_every = check_int(_OWNER, "checkpoint_every", checkpoint_every, minimum=1)
+    if resume_from is not None:
+        loop.resume(resume_from)
     started = time.perf_counter()
     bar = _progress(rounds, progress, f"{strategy} ({mode})")
     backend_impl.start(specs, layout)
@@ -350,6 +364,36 @@ class _Loop:
         self.dead: set[int] = set()
         self.is_gradients = isinstance(coordinator, DistributedGradients)
         self._dropped_before = 0
+        self.first_round = 0
+        self.next_seq = 0
+        self.in_flight: dict[int, int] = {}
+        self.checkpoint_dir: str | None = None
+        self.checkpoint_every = 1
+        self._saved_version = coordinator.version
+
+    def resume(self, directory: str) -> None:
+        """Load a checkpoint into the coordinator and continue from its round."""
+        template = self.coordinator.state_dict()["optimizer_state"]
+        state = load_checkpoint(directory, template)
+        self.coordinator.load_state_dict(state)
+        self.first_round, self.next_seq = int(state["round"]), int(state["next_seq"])
+        self._saved_version = self.coordinator.version
+        logger.info("resumed from %s at round %d", directory, self.first_round)
+
+    def _checkpoint(self, next_round: int) -> None:
+        version = self.coordinator.version
+        if self.checkpoint_dir is None or version - self._saved_version < self.checkpoint_every:
+            return
+        state = self.coordinator.state_dict()
+        state.update(round=next_round, next_seq=self.next_seq)
+        save_checkpoint(self.checkpoint_dir, state)
+        self._saved_version = version
+
+    def _submit(self, child: int, handle: Any) -> None:
+        """Send work to ``child``; its push will carry the id ``(child, seq)``."""
+        self.in_flight[child] = self.next_seq
+        self.next_seq += 1
+        self.backend.submit(child, handle)
 
     def _main_vector(self) -> tuple[np.ndarray, int]:
         params, version = _get_main(self.coordinator)
@@ -360,7 +404,7 @@ class _Loop:
             self.coordinator.add_gradients(
                 self.layout.unflatten(result.payload),
                 version=result.version,
-                push_id=(result.child, result.seq),
+                push_id=(result.child, self.in_flight[result.child]),
             )
         else:
             self.coordinator.add_model_parameters(
@@ -411,13 +455,13 @@ class _Loop:
 
     def run_sync(self, rounds, n_children, quorum, round_timeout, bar) -> None:
         busy: set[int] = set()
-        for index in range(rounds):
+        for index in range(self.first_round, rounds):
             started = time.perf_counter()
             main, version = self._main_vector()
             handle = self.backend.broadcast(main, version)
             targets = [c for c in self._alive(n_children) if c not in busy]
             for child in targets:
-                self.backend.submit(child, handle)
+                self._submit(child, handle)
             busy.update(targets)
             results, failures, late = self._collect(
                 version, busy, len(targets), min(quorum, len(targets)), round_timeout
@@ -427,6 +471,7 @@ class _Loop:
             self._close_round()
             dropped = late + len(targets) - len(results) - len(failures)
             self._record(index, results, dropped, failures, [], started)
+            self._checkpoint(index + 1)
             if bar is not None:
                 bar.update()
 
@@ -451,13 +496,13 @@ class _Loop:
         return results, failures, late
 
     def run_async(self, rounds, n_children, max_staleness, bar) -> None:
-        budget = rounds * n_children
+        budget = (rounds - self.first_round) * n_children
         main, version = self._main_vector()
         handles = {version: self.backend.broadcast(main, version)}
         for child in self._alive(n_children):
-            self.backend.submit(child, handles[version])
+            self._submit(child, handles[version])
         in_flight = submitted = n_children
-        window, failures, staleness, dropped, index = [], [], [], 0, 0
+        window, failures, staleness, dropped, index = [], [], [], 0, self.first_round
         started = time.perf_counter()
         while in_flight:
             for result in self.backend.wait(None):
@@ -477,7 +522,7 @@ class _Loop:
                     main, version = self._main_vector()
                     if version not in handles:
                         handles = {version: self.backend.broadcast(main, version)}
-                    self.backend.submit(result.child, handles[version])
+                    self._submit(result.child, handles[version])
                     in_flight += 1
                     submitted += 1
                 if len(window) == n_children or in_flight == 0:
@@ -486,6 +531,7 @@ class _Loop:
                         self._dropped_before += dropped
                     self._record(index, window, dropped, failures, staleness, started)
                     index += 1
+                    self._checkpoint(index)
                     window, failures, staleness, dropped = [], [], [], 0
                     started = time.perf_counter()
                     if bar is not None:

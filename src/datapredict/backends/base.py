@@ -71,7 +71,6 @@ class ChildResult:
     cost: float
     seconds: float
     error: str | None = None
-    seq: int = 0
 
 
 class ChildWorker:
@@ -90,13 +89,10 @@ class ChildWorker:
             self.model.initialize(spec.n_features, spec.labels)
         if spec.strategy == "gradients":
             self.model.set_are_gradients_saved(True)
-        self.layout: Layout | None = None
-        self.seq = 0
 
     def work(self, main: np.ndarray, version: int, layout: Layout) -> ChildResult:
         """Start from ``main`` (flat), train on the shard, return what to push."""
         started = time.perf_counter()
-        self.layout = layout
         self.model.set_model_parameters(layout.unflatten(main))
         costs = np.atleast_1d(np.asarray(self.model.train(self.X, self.y), dtype=float))
         pushed = (
@@ -104,7 +100,6 @@ class ChildWorker:
             if self.strategy == "gradients"
             else self.model.get_model_parameters()
         )
-        self.seq += 1
         return ChildResult(
             child=self.index,
             payload=layout.flatten(pushed, "pushed"),
@@ -112,7 +107,6 @@ class ChildWorker:
             n_samples=len(self.X),
             cost=float(costs[0]) if costs.size else float("nan"),
             seconds=time.perf_counter() - started,
-            seq=self.seq,
         )
 
     def ping(self) -> int:

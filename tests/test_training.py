@@ -1,0 +1,228 @@
+"""train_distributed: results, history, determinism, faults, options, non-IID."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+import datapredict as dp
+from datapredict.datasets import load_dataset, split, train_test_split
+from datapredict.errors import ChildFailureError, InvalidDataError, InvalidOptionError
+from datapredict.merge.server_optimizers import FedAdam, FedAvgM
+
+
+@pytest.fixture(scope="module")
+def digits():
+    data = load_dataset("digits")
+    X, X_test, y, y_test = train_test_split(data.X, data.y, test_size=0.3, random_state=0)
+    return X, X_test, y, y_test
+
+
+def _factory(learning_rate=0.5):
+    return lambda: dp.LogisticRegression(learning_rate=learning_rate, classes=np.arange(10))
+
+
+@pytest.mark.parametrize("strategy", ["gradients", "model_parameters"])
+def test_result_holds_main_parameters_model_and_one_record_per_round(digits, strategy):
+    X, X_test, y, y_test = digits
+    shards = split(X, y, 4, how="iid", random_state=0)
+    result = dp.train_distributed(
+        _factory(), shards, strategy=strategy, rounds=6, random_state=0, eval_data=(X_test, y_test)
+    )
+    assert len(result.history) == 6
+    assert [r.round for r in result.history] == list(range(6))
+    assert np.array_equal(result.model.get_model_parameters(), result.main_parameters)
+    costs = result.history["cost"]
+    assert costs[-1] < costs[0]
+    assert result.history["metric"][-1] == pytest.approx(result.model.score(X_test, y_test))
+    assert all(r.pushes == 4 for r in result.history)
+
+
+def test_sync_cost_is_the_main_models_cost_on_all_shards(digits):
+    X, _, y, _ = digits
+    shards = split(X, y, 3, how="iid", random_state=1)
+    result = dp.train_distributed(
+        _factory(), shards, strategy="gradients", rounds=3, random_state=3
+    )
+    reference = _factory()()
+    reference.initialize(X.shape[1], y)
+    # The cost recorded for the last round is the cost at the parameters of round 2.
+    first = dp.train_distributed(_factory(), shards, strategy="gradients", rounds=2, random_state=3)
+    Y = np.eye(10)[y]
+    cost, _ = reference.cost_and_gradient(first.main_parameters, X, Y)
+    assert result.history["cost"][-1] == pytest.approx(cost, rel=1e-10)
+
+
+@pytest.mark.parametrize("strategy", ["gradients", "model_parameters"])
+def test_same_seed_same_result_and_other_seed_differs(digits, strategy):
+    X, _, y, _ = digits
+    shards = split(X, y, 3, how="iid", random_state=0)
+
+    def run(seed):
+        factory = lambda: dp.LogisticRegression(  # noqa: E731
+            learning_rate=0.5, classes=np.arange(10), batch_size=64
+        )
+        return dp.train_distributed(
+            factory, shards, strategy=strategy, rounds=3, random_state=seed
+        ).main_parameters
+
+    assert np.array_equal(run(7), run(7))
+    assert not np.array_equal(run(7), run(8))
+
+
+def test_async_threads_reaches_sync_accuracy(digits):
+    X, X_test, y, y_test = digits
+    shards = split(X, y, 4, how="iid", random_state=0)
+    sync = dp.train_distributed(_factory(), shards, strategy="gradients", rounds=40, random_state=0)
+    asynchronous = dp.train_distributed(
+        _factory(0.25),
+        shards,
+        strategy="gradients",
+        rounds=40,
+        mode="async",
+        backend="threads",
+        random_state=0,
+        staleness="polynomial",
+    )
+    assert len(asynchronous.history) == 40
+    assert sum(r.pushes for r in asynchronous.history) == 160
+    assert asynchronous.model.score(X_test, y_test) >= sync.model.score(X_test, y_test) - 0.02
+
+
+class _FailingModel(dp.LogisticRegression):
+    """Fails in train() on the shard with exactly 101 rows."""
+
+    def train(self, X, y):
+        if len(X) == 101:
+            raise RuntimeError("disk on fire")
+        return super().train(X, y)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_failing_child_is_recorded_and_training_goes_on(digits, mode):
+    X, _, y, _ = digits
+    shards = [(X[:101], y[:101]), (X[101:400], y[101:400]), (X[400:700], y[400:700])]
+    result = dp.train_distributed(
+        lambda: _FailingModel(learning_rate=0.5, classes=np.arange(10)),
+        shards,
+        strategy="model_parameters",
+        rounds=4,
+        mode=mode,
+        random_state=0,
+    )
+    failures = [f for record in result.history for f in record.failures]
+    assert len(failures) == 1 and "child 0" in failures[0] and "disk on fire" in failures[0]
+    assert len(result.history) == 4
+    assert result.history[-1].pushes == 2
+
+
+def test_every_child_failing_raises(digits):
+    X, _, y, _ = digits
+    with pytest.raises(ChildFailureError, match="every child failed"):
+        dp.train_distributed(
+            lambda: _FailingModel(classes=np.arange(10)),
+            [(X[:101], y[:101])],
+            strategy="gradients",
+            rounds=2,
+        )
+
+
+class _SlowModel(dp.LogisticRegression):
+    """Sleeps in train() on the shard with exactly 99 rows (a straggler)."""
+
+    def train(self, X, y):
+        if len(X) == 99:
+            time.sleep(0.4)
+        return super().train(X, y)
+
+
+def test_quorum_closes_rounds_without_stragglers_and_counts_late_pushes(digits):
+    X, _, y, _ = digits
+    shards = [(X[:99], y[:99]), (X[99:400], y[99:400]), (X[400:700], y[400:700])]
+    result = dp.train_distributed(
+        lambda: _SlowModel(classes=np.arange(10)),
+        shards,
+        strategy="gradients",
+        rounds=3,
+        backend="threads",
+        min_children=2,
+        round_timeout=0.05,
+        random_state=0,
+    )
+    assert [r.pushes for r in result.history] == [2, 2, 2]
+    assert sum(r.dropped for r in result.history) >= 1
+
+
+def test_async_max_staleness_drops_and_counts(digits):
+    X, _, y, _ = digits
+    shards = split(X, y, 4, how="iid", random_state=0)
+    result = dp.train_distributed(
+        _factory(),
+        shards,
+        strategy="model_parameters",
+        rounds=5,
+        mode="async",
+        random_state=0,
+        max_staleness=0,
+        local_iterations=2,
+    )
+    # Inline async: every child but the first of a window started from an older version.
+    assert sum(r.dropped for r in result.history) > 0
+    assert all(r.staleness_max == 0 for r in result.history)
+
+
+def test_fedavgm_and_fedadam_reach_the_target_in_fewer_rounds_on_dirichlet_digits(digits):
+    X, X_test, y, y_test = digits
+    shards = split(X, y, 10, how="dirichlet", alpha=0.3, random_state=0)
+
+    def rounds_to(target, optimizer):
+        result = dp.train_distributed(
+            _factory(0.05),
+            shards,
+            strategy="model_parameters",
+            rounds=40,
+            merger="fedavg",
+            server_optimizer=optimizer,
+            random_state=0,
+            local_iterations=5,
+            eval_data=(X_test, y_test),
+        )
+        metric = result.history["metric"]
+        assert (metric >= target).any(), f"{optimizer} never reached {target}"
+        return int(np.argmax(metric >= target))
+
+    plain = rounds_to(0.93, None)
+    assert rounds_to(0.93, FedAvgM(learning_rate=1.0, momentum=0.9)) < plain
+    assert rounds_to(0.93, FedAdam(learning_rate=0.03)) < plain
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "fragment"),
+    [
+        ({"strategy": "gossip"}, InvalidOptionError, "'strategy'"),
+        ({"mode": "eventual"}, InvalidOptionError, "'mode'"),
+        ({"rounds": 0}, InvalidOptionError, "'rounds'"),
+        ({"backend": "mpi"}, InvalidOptionError, "'backend'"),
+        ({"min_children": 5}, InvalidOptionError, "'min_children'"),
+        ({"merger": "mean-ish"}, InvalidOptionError, "merge_type"),
+        ({"server_optimizer": "sgd"}, InvalidOptionError, "server_optimizer"),
+        ({"local_iterations": 0}, InvalidOptionError, "'local_iterations'"),
+    ],
+)
+def test_bad_options_are_rejected(digits, kwargs, error, fragment):
+    X, _, y, _ = digits
+    shards = split(X, y, 2, how="iid", random_state=0)
+    with pytest.raises(error, match=fragment):
+        dp.train_distributed(_factory(), shards, **kwargs)
+
+
+def test_bad_shards_are_rejected(digits):
+    X, _, y, _ = digits
+    with pytest.raises(InvalidDataError, match="non-empty list"):
+        dp.train_distributed(_factory(), [])
+    with pytest.raises(InvalidDataError, match="same number of features"):
+        dp.train_distributed(_factory(), [(X[:50], y[:50]), (X[50:100, :10], y[50:100])])
+    with pytest.raises(InvalidDataError, match=r"shards\[1\]: X has 50 rows but y has 49"):
+        dp.train_distributed(_factory(), [(X[:50], y[:50]), (X[50:100], y[50:99])])
