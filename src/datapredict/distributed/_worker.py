@@ -39,24 +39,42 @@ class BackgroundWorker:
         self._queue: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
-
-    @property
-    def running(self) -> bool:
-        """Whether the worker thread is alive."""
-        return self._thread is not None
+        # Serialises start/stop with submissions, so that no item is queued behind the
+        # stop marker (it would never be applied).
+        self._state = threading.Lock()
+        # Whether the worker thread runs: a plain attribute (read on every push; a
+        # property costs ~0.05 µs more), written only under ``_state``.
+        self.running = False
 
     def start(self) -> None:
         """Start the worker thread; raises if it already runs."""
-        if self._thread is not None:
-            raise NotInitializedError(f"{self._name} is already started; call stop() first")
-        self._error = None
-        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-        self._thread.start()
+        with self._state:
+            if self._thread is not None:
+                raise NotInitializedError(f"{self._name} is already started; call stop() first")
+            self._error = None
+            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+            self._thread.start()
+            self.running = True
 
     def submit(self, item: Any) -> None:
         """Queue one validated item for the worker."""
         self._raise_pending()
         self._queue.put(item)
+
+    def submit_if_running(self, item: Any) -> bool:
+        """Queue ``item`` if the worker runs and return True; else queue nothing, return False.
+
+        Callers apply the item themselves on False. Checked under the start/stop lock, so
+        an item is never stranded behind a concurrent ``stop()``.
+        """
+        if self._thread is None:
+            return False
+        with self._state:
+            if self._thread is None:
+                return False
+            self._raise_pending()
+            self._queue.put(item)
+            return True
 
     def flush(self) -> None:
         """Block until every item submitted so far has been applied."""
@@ -79,11 +97,13 @@ class BackgroundWorker:
 
     def stop(self) -> None:
         """Apply what is queued, then stop and join the thread (no-op if not started)."""
-        if self._thread is None:
-            return
-        self._queue.put(_STOP)
-        self._thread.join()
-        self._thread = None
+        with self._state:
+            if self._thread is None:
+                return
+            self._queue.put(_STOP)
+            self._thread.join()
+            self._thread = None
+            self.running = False
         self._raise_pending()
 
     def _run(self) -> None:

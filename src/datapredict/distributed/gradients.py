@@ -18,7 +18,7 @@ Every applied update increments ``version``.
 from __future__ import annotations
 
 import threading
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,11 +132,21 @@ class DistributedGradients:
             else check_float(_OWNER, "max_norm", max_norm, low=0, low_open=True)
         )
         self._optimizer = resolve_server_optimizer(server_optimizer)
+        self._replace = isinstance(self._optimizer, Replace)
+        # The common case skips clipping, staleness weighting and buffering in _receive.
+        self._direct = (
+            self._aggregation == "async"
+            and self._buffer_size == 1
+            and self._max_norm is None
+            and isinstance(self._staleness, Constant)
+        )
         self._layout: Layout | None = None
         self._main: np.ndarray | None = None
         self._optimizer_state: Any = None
         self._last_seq: dict[Any, int] = {}
-        self._stats = PushStats()
+        # Internally a defaultdict (a C type: ~2x cheaper to increment than a Counter);
+        # the ``stats`` snapshot turns it into a Counter.
+        self._stats = PushStats(staleness=defaultdict(int))
         self._worker = BackgroundWorker(self._receive, name=_OWNER)
 
     # ---------------------------------------------------------------- options
@@ -148,13 +158,19 @@ class DistributedGradients:
     def set_parameters(
         self, gradient_change_mode: str | None = None, *, averaging_rate: float | None = None
     ) -> None:
-        """Change the mode and/or the averaging rate; ``None`` keeps the current value."""
+        """Change the mode and/or the averaging rate; ``None`` keeps the current value.
+
+        In background mode the pushes queued before this call are applied first, with
+        the old values, as they would have been without ``start()``.
+        """
         sign = (
             self._sign if gradient_change_mode is None else self._check_mode(gradient_change_mode)
         )
         rate = self._averaging_rate
         if averaging_rate is not None:
             rate = check_float(_OWNER, "averaging_rate", averaging_rate, low=0, high=1)
+        if self._worker.running:
+            self._worker.flush()
         with self._lock:
             self._sign, self._averaging_rate = sign, rate
             if gradient_change_mode is not None:
@@ -245,11 +261,15 @@ class DistributedGradients:
             raise NotInitializedError(
                 "add_gradients: no main parameters yet; call set_model_parameters first"
             )
-        vector = to_vector(layout, gradients, "gradients", copy=self._worker.running)
-        item = (vector, self._check_version(version), self._check_push_id(push_id))
-        if self._worker.running:
-            self._worker.submit(item)
-        else:
+        running = self._worker.running
+        vector = to_vector(layout, gradients, "gradients", copy=running)
+        if version is not None:
+            version = self._check_version(version)
+        if push_id is not None:
+            push_id = self._check_push_id(push_id)
+        item = (vector, version, push_id)
+        # Only a copied step may be queued; if stop() won the race, apply it here.
+        if not (running and self._worker.submit_if_running(item)):
             self._receive(item)
 
     def apply_pending(self) -> bool:
@@ -345,7 +365,8 @@ class DistributedGradients:
     def _receive(self, item: tuple[np.ndarray, int | None, tuple | None]) -> None:
         """Account for one validated push and apply what is due (holds the lock)."""
         vector, version, push_id = item
-        with self._lock:
+        self._lock.acquire()  # acquire/release: ~0.1 µs cheaper than ``with`` per push
+        try:
             stats = self._stats
             stats.received += 1
             if push_id is not None:
@@ -353,12 +374,26 @@ class DistributedGradients:
                     stats.duplicates += 1
                     return
                 self._last_seq[push_id[0]] = push_id[1]
-            staleness = 0 if version is None else stats.version - version
-            if self._max_staleness is not None and staleness > self._max_staleness:
-                stats.dropped_stale += 1
-                return
+            if version is None:
+                staleness = 0
+            else:
+                staleness = stats.version - version
+                if self._max_staleness is not None and staleness > self._max_staleness:
+                    stats.dropped_stale += 1
+                    return
             stats.staleness[staleness] += 1
-            scale = self._clip_factor(vector)
+            if self._direct:  # async, unbuffered, unclipped, constant staleness weight
+                if self._replace and not self._averaging_rate:  # _apply's plain case, inlined
+                    if self._sign < 0:
+                        self._main -= vector
+                    else:
+                        self._main += vector
+                    stats.applied += 1
+                    stats.version += 1
+                else:
+                    self._apply(vector, 1.0)
+                return
+            scale = 1.0 if self._max_norm is None else self._clip_factor(vector)
             if self._aggregation == "sync":
                 np.multiply(vector, scale, out=self._pending[self._pending_count])
                 self._pending_count += 1
@@ -377,6 +412,8 @@ class DistributedGradients:
                 self._apply(self._pending, 1.0 / self._buffer_size)
                 self._pending[:] = 0.0
                 self._pending_count = 0
+        finally:
+            self._lock.release()
 
     def _clip_factor(self, vector: np.ndarray) -> float:
         if self._max_norm is None:
@@ -387,7 +424,7 @@ class DistributedGradients:
     def _apply(self, step: np.ndarray, scale: float) -> None:
         """``main ±= scale * step`` through the averaging rate or server optimizer."""
         main, signed = self._main, self._sign * scale
-        if not isinstance(self._optimizer, Replace):
+        if not self._replace:
             merged = main + signed * step
             new_main, self._optimizer_state = self._optimizer.update(
                 merged, self._optimizer_state, main

@@ -19,7 +19,12 @@ from datapredict._validation import check_int
 from datapredict.distributed._door import to_vector
 from datapredict.distributed._worker import BackgroundWorker
 from datapredict.distributed.merger import ModelParametersMerger
-from datapredict.errors import ModelIndexError, NotInitializedError, ParameterStructureError
+from datapredict.errors import (
+    InvalidOptionError,
+    ModelIndexError,
+    NotInitializedError,
+    ParameterStructureError,
+)
 from datapredict.merge.server_optimizers import resolve_server_optimizer
 from datapredict.parameters import Layout, ModelParameters, check_finite
 
@@ -80,6 +85,7 @@ class DistributedModelParameters:
         """Change ``updates_per_merge`` (validated first; ``None`` keeps it)."""
         if updates_per_merge is not None:
             value = check_int(_OWNER, "updates_per_merge", updates_per_merge, minimum=1)
+            self._worker.flush()  # earlier calls count against the old value
             with self._lock:
                 self._updates_per_merge = value
 
@@ -90,12 +96,14 @@ class DistributedModelParameters:
                 "set_model_parameters_merger expects a ModelParametersMerger; "
                 f"got {type(merger).__name__}"
             )
+        self._worker.flush()  # merges due from earlier calls use the old merger
         with self._lock:
             self._merger = merger
 
     def set_server_optimizer(self, server_optimizer: Any) -> None:
         """Use another server optimizer; its state restarts from the current main parameters."""
         optimizer = resolve_server_optimizer(server_optimizer)
+        self._worker.flush()
         with self._lock:
             self._optimizer = optimizer
             self._optimizer_state = None if self._main is None else optimizer.init(self._main)
@@ -139,8 +147,12 @@ class DistributedModelParameters:
         return list(self._models)
 
     def reset(self) -> None:
-        """Zero the update count and drop queued parameter sets (children stay)."""
-        self._worker.clear()
+        """Zero the update count and drop queued parameter sets (children stay).
+
+        In background mode the calls made before ``reset()`` are applied first (a merge
+        they made due happens), as without ``start()``.
+        """
+        self._worker.flush()
         with self._lock:
             self._count = 0
             self._queued.clear()
@@ -155,6 +167,7 @@ class DistributedModelParameters:
                 "add_model expects a model with get_model_parameters/set_model_parameters; "
                 f"got {type(model).__name__}"
             )
+        self._worker.flush()  # a merge due from earlier calls does not include this child
         with self._lock:
             if self._main is not None:
                 model.set_model_parameters(self._layout.unflatten(self._main))
@@ -166,9 +179,12 @@ class DistributedModelParameters:
     def train(self, X: Any, y: Any, model_index: int) -> Any:
         """Train child ``model_index`` on ``(X, y)``, count one update; returns its costs."""
         model = self._model(model_index)
+        self._worker.flush()  # a merge due from earlier calls reaches the child first
         with self._child_locks[model_index]:
             result = model.train(X, y)
-        self._count_update(model_index, len(X))
+            params = model.get_model_parameters()
+        self._check_child(model_index, params)  # after the child lock: _merge locks in the
+        self._count_update(model_index, len(X))  # other order (coordinator, then child)
         return result
 
     def reinforce(self, *args: Any, model_index: int, **kwargs: Any) -> Any:
@@ -178,8 +194,11 @@ class DistributedModelParameters:
             raise NotInitializedError(
                 f"child {model_index} ({type(model).__name__}) has no reinforce()"
             )
+        self._worker.flush()
         with self._child_locks[model_index]:
             result = model.reinforce(*args, **kwargs)
+            params = model.get_model_parameters()
+        self._check_child(model_index, params)
         self._count_update(model_index, None)
         return result
 
@@ -190,19 +209,26 @@ class DistributedModelParameters:
         merges such as "fedavg". The first push defines the structure when no main
         parameters are set.
         """
-        layout = self._layout
-        if layout is None:
-            check_finite(params, "params")
-            layout = Layout.from_template(params, "params")
-        vector = to_vector(layout, params, "params", copy=True)
+        if weight is None and self._merger.uses_sample_counts:
+            raise InvalidOptionError(
+                f"add_model_parameters: merge type {self._merger.merge_type!r} weights pushes "
+                "by sample count; pass weight= (the child's number of samples). Got None."
+            )
         if weight is not None and not (np.isfinite(weight) and weight >= 0):
             raise ParameterStructureError(
                 f"add_model_parameters: weight must be >= 0; got {weight!r}"
             )
+        layout = self._layout
+        if layout is None:
+            check_finite(params, "params")
+            layout = Layout.from_template(params, "params")
+            with self._lock:  # the first push fixes the structure, also for queued pushes
+                if self._layout is None:
+                    self._layout = layout
+                layout = self._layout
+        vector = to_vector(layout, params, "params", copy=True)
         item = ("params", vector, layout, weight)
-        if self._worker.running:
-            self._worker.submit(item)
-        else:
+        if not self._worker.submit_if_running(item):
             self._apply_item(item)
 
     def merge_now(self) -> bool:
@@ -270,10 +296,26 @@ class DistributedModelParameters:
 
     def _count_update(self, index: int, samples: int | None) -> None:
         item = ("count", index, samples)
-        if self._worker.running:
-            self._worker.submit(item)
-        else:
+        if not self._worker.submit_if_running(item):
             self._apply_item(item)
+
+    def _check_child(self, index: int, params: ModelParameters | None) -> None:
+        """Raise now (not at the merge) if child ``index``'s parameters no longer fit the
+        structure; the first child checked defines it when none is known yet."""
+        if params is None:
+            return
+        name = f"child {index}'s parameters"
+        with self._lock:
+            layout = self._layout
+            if layout is None:
+                self._layout = Layout.from_template(params, name)
+                return
+        try:
+            layout.check(params, name)
+        except ParameterStructureError as exc:
+            raise ParameterStructureError(
+                f"cannot merge: {exc} (children's parameters differ in shape)"
+            ) from None
 
     def _apply_item(self, item: tuple) -> None:
         with self._lock:

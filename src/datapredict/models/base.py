@@ -33,17 +33,39 @@ from datapredict.errors import (
 from datapredict.models.optimizers import STEP_RULES
 from datapredict.parameters import Layout, ModelParameters, check_finite, copy_parameters
 
-__all__ = ["GradientModel", "check_features"]
+__all__ = ["GradientModel", "as_array", "check_features", "check_finite_features"]
 
 
-def check_features(X: Any, name: str = "X") -> np.ndarray:
+def as_array(data: Any, name: str) -> np.ndarray:
+    """Return ``data`` as an ndarray; ragged or otherwise unconvertible input is a type error."""
+    try:
+        return np.asarray(data)
+    except (TypeError, ValueError) as exc:
+        raise DataTypeError(f"{name} must be a numeric array; it cannot be one: {exc}") from None
+
+
+def check_features(X: Any, name: str = "X", *, finite: bool = True) -> np.ndarray:
     """Return ``X`` as a C-contiguous float64 matrix of shape (n_samples, n_features).
 
-    Raises :class:`DataTypeError` for non-numeric or complex data,
-    :class:`InvalidDataError` for a wrong number of dimensions or no rows and
-    :class:`NonFiniteError` for NaN or infinity.
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    name : str, default="X"
+        The argument name used in error messages.
+    finite : bool, default=True
+        Check that every value is finite. ``False`` leaves the check to the caller
+        (see :func:`check_finite_features`).
+
+    Raises
+    ------
+    DataTypeError
+        For non-numeric, complex or ragged data.
+    InvalidDataError
+        For a wrong number of dimensions or no rows or columns.
+    NonFiniteError
+        For NaN or infinity (when ``finite``).
     """
-    array = np.asarray(X)
+    array = as_array(X, name)
     if array.dtype.kind not in "biuf":
         raise DataTypeError(f"{name} must hold real numbers; got dtype {array.dtype}")
     if array.ndim != 2:
@@ -52,10 +74,32 @@ def check_features(X: Any, name: str = "X") -> np.ndarray:
         )
     if array.shape[0] == 0 or array.shape[1] == 0:
         raise InvalidDataError(f"{name} must have at least one row and column; got {array.shape}")
+    floats = array.dtype.kind == "f"
     array = np.ascontiguousarray(array, dtype=np.float64)
-    if not np.isfinite(array).all():
-        raise NonFiniteError(f"{name} must be finite; it holds NaN or infinite values")
+    if finite and floats:
+        check_finite_features(array, name)
     return array
+
+
+def check_finite_features(X: np.ndarray, name: str = "X") -> None:
+    """Raise :class:`NonFiniteError` if the float matrix ``X`` holds NaN or infinity.
+
+    A finite sum proves every value finite (one fast pass); only a non-finite sum,
+    which finite values can also give by overflowing, needs the element-wise check.
+    """
+    if np.isfinite(np.sum(X)):
+        return
+    finite = np.isfinite(X)
+    if not finite.all():
+        row, column = np.argwhere(~finite)[0]
+        raise NonFiniteError(
+            f"{name} must be finite; it holds {X.size - np.count_nonzero(finite)} NaN or "
+            f"infinite values, the first at row {row}, column {column} ({X[row, column]})"
+        )
+
+
+def _all_finite(cost: float, gradient: np.ndarray) -> bool:
+    return bool(np.isfinite(cost)) and bool(np.isfinite(gradient).all())
 
 
 def _check_rows(X: np.ndarray, y: np.ndarray) -> None:
@@ -79,7 +123,15 @@ class GradientModel:
     Subclasses define ``_OPTIONS`` entries of their own, ``_STRUCTURAL`` option names
     that cannot change once parameters exist, and the hooks ``_initial_parameters``,
     ``_encode_targets``, ``_penalty_mask`` and ``cost_and_gradient``.
+
+    A subclass whose full-batch cost or gradient is NaN or infinite whenever an input
+    value is (every input value enters a matrix product with the parameters, as
+    ``X @ W`` and ``X.T @ delta`` do) sets ``_NONFINITE_INPUTS_PROPAGATE = True``; for
+    an initialised model :meth:`train` then checks the first iteration's result
+    instead of making a separate pass over ``X`` (see :meth:`train`).
     """
+
+    _NONFINITE_INPUTS_PROPAGATE: ClassVar[bool] = False
 
     _OPTIONS: ClassVar[dict[str, Callable[[str, Any], Any]]] = {
         "max_iterations": lambda o, v: check_int(o, "max_iterations", v, minimum=1),
@@ -192,7 +244,20 @@ class GradientModel:
         self._layout, self._flat, self._n_features = layout, np.ascontiguousarray(flat), n_features
         self._params = layout.unflatten(self._flat)
         self._penalty = self._penalty_mask(self._params)
+        self._saved_step = None
         self._reset_training_state()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # ``_params`` are views into ``_flat``: rebuild them after a copy or unpickling
+        # rather than letting copy/pickle turn them into independent arrays.
+        state = self.__dict__.copy()
+        state.pop("_params", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if self._flat is not None:
+            self._params = self._layout.unflatten(self._flat)
 
     def _reset_training_state(self) -> None:
         size = 0 if self._flat is None else self._flat.size
@@ -238,8 +303,26 @@ class GradientModel:
         -------
         costs : ndarray of shape (max_iterations,)
             The cost at the start of each iteration (before its step), penalties included.
+
+        Raises
+        ------
+        DataTypeError, InvalidDataError, NonFiniteError, ParameterStructureError
+            For unusable ``X`` or ``y``; the model is then left unchanged.
+
+        Notes
+        -----
+        Checking ``X`` for NaN and infinity is one more pass over the data, about as
+        long as one of an iteration's two matrix products. When the model already holds
+        parameters and trains on the full batch, a model that propagates non-finite
+        inputs skips that pass: in IEEE arithmetic every product term with NaN or
+        infinity is NaN or infinite (``0 * inf`` is NaN), so such a value anywhere in
+        ``X`` makes the first iteration's cost or gradient non-finite, and only then is
+        ``X`` checked, before any step is applied.
         """
-        X = check_features(X)
+        X = check_features(X, finite=False)
+        deferred = self._defers_finite_check(X.shape[0])
+        if not deferred:
+            check_finite_features(X)
         Y = self._prepare(X, y)
         rule = STEP_RULES[self._options["optimizer"]]()
         learning_rate = self._options["learning_rate"]
@@ -247,7 +330,10 @@ class GradientModel:
         for i in range(costs.size):
             rows = self._next_batch(X.shape[0])
             Xb, Yb = (X, Y) if rows is None else (X[rows], Y[rows])
-            cost, gradient = self._objective(Xb, Yb)
+            if deferred and i == 0:
+                cost, gradient = self._objective_checking_inputs(X, Y)
+            else:
+                cost, gradient = self._objective(Xb, Yb)
             step, self._step_state = rule.step(gradient, self._step_state, learning_rate)
             self._flat -= step
             costs[i] = cost
@@ -255,9 +341,26 @@ class GradientModel:
             self._saved_step = step
         return costs
 
+    def _is_full_batch(self, n_rows: int) -> bool:
+        size = self._options["batch_size"]
+        return size is None or size >= n_rows
+
+    def _defers_finite_check(self, n_rows: int) -> bool:
+        """Whether the first iteration may stand in for the check of ``X`` (see :meth:`train`)."""
+        return (
+            self._NONFINITE_INPUTS_PROPAGATE
+            and self._flat is not None
+            and self._is_full_batch(n_rows)
+            and self._targets_known()
+        )
+
+    def _targets_known(self) -> bool:
+        """Whether encoding targets leaves the model unchanged (classifiers may learn classes)."""
+        return True
+
     def _prepare(self, X: np.ndarray, y: Any) -> np.ndarray:
         """Validate ``y`` against ``X`` and the model; initialise parameters if needed."""
-        y = np.asarray(y)
+        y = as_array(y, "y")
         if y.ndim == 0 or y.ndim > 2:
             raise InvalidDataError(f"y must be 1-D or 2-D; got shape {y.shape}")
         _check_rows(X, y)
@@ -272,14 +375,27 @@ class GradientModel:
         return Y
 
     def _next_batch(self, n_rows: int) -> np.ndarray | None:
-        size = self._options["batch_size"]
-        if size is None or size >= n_rows:
+        if self._is_full_batch(n_rows):
             return None
+        size = self._options["batch_size"]
         if self._order is None or self._order.size != n_rows or self._cursor >= n_rows:
             self._order, self._cursor = self._rng.permutation(n_rows), 0
         rows = self._order[self._cursor : self._cursor + size]
         self._cursor += size
         return np.sort(rows)
+
+    def _objective_checking_inputs(self, X: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
+        """:meth:`_objective` on the full batch, standing in for the finiteness check of ``X``.
+
+        A non-finite result means NaN or infinity in ``X`` (then
+        :class:`NonFiniteError` is raised before anything changes) or parameters that
+        have diverged (then training goes on as it would have).
+        """
+        with np.errstate(all="ignore"):
+            cost, gradient = self._objective(X, Y)
+        if not _all_finite(cost, gradient):
+            check_finite_features(X)
+        return cost, gradient
 
     def _objective(self, X: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
         """Cost and flat gradient at the current parameters, penalties included."""
