@@ -1,0 +1,74 @@
+"""How K children become one: merge rules, server optimizers and staleness weights.
+
+- :mod:`datapredict.merge.rules`: ``rule(stacked, weights=None) -> merged`` over a
+  stacked (K, P) matrix (average, fedavg, median, trimmed mean, Krum, Multi-Krum,
+  geometric median, norm clipping), each but NormClip also reachable by name;
+  numerical kernels in :mod:`datapredict.merge.robust`.
+- :mod:`datapredict.merge.server_optimizers`: ``init`` / ``update`` pairs applied to the
+  merged vector (replace, FedAvgM, FedAdagrad, FedAdam, FedYogi).
+- :mod:`datapredict.merge.staleness`: weights for asynchronous pushes.
+"""
+
+from datapredict.merge.rules import (
+    MERGE_RULES,
+    Average,
+    FedAvg,
+    GeometricMedian,
+    Krum,
+    Median,
+    MergeRule,
+    MultiKrum,
+    NormClip,
+    TrimmedMean,
+    check_stacked,
+    check_weights,
+    resolve_rule,
+)
+from datapredict.merge.server_optimizers import (
+    SERVER_OPTIMIZERS,
+    FedAdagrad,
+    FedAdam,
+    FedAvgM,
+    FedYogi,
+    Replace,
+    ServerOptimizer,
+    resolve_server_optimizer,
+)
+from datapredict.merge.staleness import (
+    STALENESS_WEIGHTS,
+    Constant,
+    Hinge,
+    Polynomial,
+    StalenessWeight,
+    resolve_staleness,
+)
+
+__all__ = [
+    "MERGE_RULES",
+    "SERVER_OPTIMIZERS",
+    "STALENESS_WEIGHTS",
+    "Average",
+    "Constant",
+    "FedAdagrad",
+    "FedAdam",
+    "FedAvg",
+    "FedAvgM",
+    "FedYogi",
+    "GeometricMedian",
+    "Hinge",
+    "Krum",
+    "Median",
+    "MergeRule",
+    "MultiKrum",
+    "NormClip",
+    "Polynomial",
+    "Replace",
+    "ServerOptimizer",
+    "StalenessWeight",
+    "TrimmedMean",
+    "check_stacked",
+    "check_weights",
+    "resolve_rule",
+    "resolve_server_optimizer",
+    "resolve_staleness",
+]
