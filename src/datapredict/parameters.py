@@ -39,10 +39,17 @@ ModelParameters: TypeAlias = np.ndarray | Sequence[np.ndarray] | Mapping[str, np
 
 
 def _kind(params: Any, name: str) -> str:
+    """Return the container kind of ``params``: ``"array"``, ``"list"``, ``"tuple"`` or ``"dict"``.
+
+    Subclasses (a named tuple, a ``UserDict``) count as their base kind, so that copies and
+    unflattened views are plain lists, tuples and dicts.
+    """
     if isinstance(params, np.ndarray):
         return "array"
-    if isinstance(params, list | tuple):
-        return type(params).__name__
+    if isinstance(params, list):
+        return "list"
+    if isinstance(params, tuple):
+        return "tuple"
     if isinstance(params, Mapping):
         return "dict"
     raise DataTypeError(
@@ -78,14 +85,23 @@ def leaves(params: ModelParameters, name: str = "parameters") -> list[tuple[str,
 
 
 def copy_parameters(params: ModelParameters, name: str = "parameters") -> ModelParameters:
-    """Return a deep copy of ``params`` in the same structure (list, tuple, dict or array)."""
+    """Return a deep copy of ``params`` in the same structure (list, tuple, dict or array).
+
+    Containers come back as plain ``list``, ``tuple`` or ``dict``; every array is a new,
+    C-contiguous copy that shares no memory with ``params``.
+    """
     kind = _kind(params, name)
     leaves(params, name)
     if kind == "array":
         return params.copy()
     if kind == "dict":
         return {key: value.copy() for key, value in params.items()}
-    return type(params)(value.copy() for value in params)
+    copies = [value.copy() for value in params]
+    return copies if kind == "list" else tuple(copies)
+
+
+def _article(kind: str) -> str:
+    return "an ndarray" if kind == "array" else f"a {kind}"
 
 
 def check_finite(params: ModelParameters, name: str = "parameters") -> None:
@@ -156,11 +172,9 @@ class Layout:
         """
         kind = _kind(params, name)
         if kind != self.kind:
-            raise ParameterStructureError(f"{name} must be {self.describe()}; got a {kind}")
-        if kind == "dict" and tuple(params.keys()) != self.keys:
-            raise ParameterStructureError(
-                f"{name} must have the keys {list(self.keys)}; got {list(params.keys())}"
-            )
+            raise ParameterStructureError(f"{name} must be {self.describe()}; got {_article(kind)}")
+        if kind == "dict":
+            params = self._in_key_order(params, name)
         found = leaves(params, name)
         if len(found) != len(self.shapes):
             raise ParameterStructureError(
@@ -178,6 +192,33 @@ class Layout:
                 )
         return [leaf for _, leaf in found]
 
+    def _in_key_order(self, params: Mapping, name: str) -> dict:
+        """Return ``params`` as a dict in this layout's key order; name any key that differs."""
+        missing = [key for key in self.keys if key not in params]
+        if missing:
+            raise ParameterStructureError(
+                f"{name} has no key {missing[0]!r}; the expected keys are {list(self.keys)}"
+            )
+        unexpected = [key for key in params if key not in self.keys]
+        if unexpected:
+            raise ParameterStructureError(
+                f"{name} has the unexpected key {unexpected[0]!r}; "
+                f"the expected keys are {list(self.keys)}"
+            )
+        return {key: params[key] for key in self.keys}
+
+    def _check_out(self, out: np.ndarray) -> np.ndarray:
+        if not isinstance(out, np.ndarray) or out.shape != (self.size,) or out.dtype != self.dtype:
+            got = (
+                f"shape {out.shape}, dtype {out.dtype}"
+                if isinstance(out, np.ndarray)
+                else type(out).__name__
+            )
+            raise ParameterStructureError(
+                f"out must be an ndarray of shape ({self.size},) and dtype {self.dtype}; got {got}"
+            )
+        return out
+
     def flatten(
         self, params: ModelParameters, name: str = "parameters", out: np.ndarray | None = None
     ) -> np.ndarray:
@@ -189,9 +230,17 @@ class Layout:
             A structure matching this layout.
         name : str
             The argument name used in error messages.
-        out : ndarray of shape (P,), optional
-            Where to write; a new vector is allocated when omitted.
+        out : ndarray of shape (P,) and dtype ``self.dtype``, optional
+            Where to write; a new vector is allocated when omitted. Nothing is written
+            unless ``params`` passes the check.
+
+        Returns
+        -------
+        ndarray of shape (P,)
+            ``out`` if given, else a new vector.
         """
+        if out is not None:
+            self._check_out(out)
         arrays = self.check(params, name)
         flat = np.empty(self.size, dtype=self.dtype) if out is None else out
         for array, start, stop in zip(arrays, self.offsets[:-1], self.offsets[1:], strict=True):
@@ -199,8 +248,23 @@ class Layout:
         return flat
 
     def unflatten(self, flat: np.ndarray) -> ModelParameters:
-        """Return the structure as views into ``flat`` (no copy); see :meth:`flatten`."""
-        flat = np.asarray(flat)
+        """Return the structure as views into ``flat`` (no copy); see :meth:`flatten`.
+
+        Parameters
+        ----------
+        flat : ndarray of shape (P,)
+            A float vector; writing to the returned arrays writes to ``flat``.
+
+        Raises
+        ------
+        DataTypeError
+            If ``flat`` is not a float ndarray.
+        ParameterStructureError
+            If ``flat`` does not have shape (P,).
+        """
+        if not isinstance(flat, np.ndarray) or flat.dtype.kind != "f":
+            got = f"dtype {flat.dtype}" if isinstance(flat, np.ndarray) else type(flat).__name__
+            raise DataTypeError(f"flat vector must be a float ndarray; got {got}")
         if flat.shape != (self.size,):
             raise ParameterStructureError(
                 f"flat vector must have shape ({self.size},); got {flat.shape}"

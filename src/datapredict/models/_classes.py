@@ -6,7 +6,18 @@ from typing import Any
 
 import numpy as np
 
-from datapredict.errors import DataTypeError, InvalidDataError, ParameterStructureError
+from datapredict._validation import option_error
+from datapredict.errors import (
+    DataPredictError,
+    DataTypeError,
+    InvalidDataError,
+    ParameterStructureError,
+)
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds, so messages read ``5``, not ``np.int64(5)``."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def check_labels(y: Any, name: str = "y") -> np.ndarray:
@@ -26,7 +37,7 @@ def check_labels(y: Any, name: str = "y") -> np.ndarray:
     if kind == "f":
         whole = np.isfinite(labels) & (labels == np.round(labels))
         if not whole.all():
-            bad = labels[~whole][0]
+            bad = _plain(labels[~whole][0])
             raise InvalidDataError(
                 f"{name} must hold class labels (integers or strings); got the value {bad!r}, "
                 "which cannot be a class (use LinearRegression for continuous targets)"
@@ -37,6 +48,20 @@ def check_labels(y: Any, name: str = "y") -> np.ndarray:
         except TypeError as exc:
             raise DataTypeError(f"{name} holds labels that cannot be compared: {exc}") from None
     return labels
+
+
+def check_classes_option(owner: str, value: Any) -> tuple | None:
+    """Validate the ``classes`` option: ``None`` or at least two distinct class labels."""
+    if value is None:
+        return None
+    expected = "None or a sequence of at least 2 distinct class labels (integers or strings)"
+    try:
+        classes = np.unique(check_labels(value, "classes"))
+    except DataPredictError:
+        raise option_error(owner, "classes", expected, value) from None
+    if classes.size < 2:
+        raise option_error(owner, "classes", expected, value)
+    return tuple(classes.tolist())
 
 
 def resolve_classes(known: np.ndarray | None, option: Any, y: np.ndarray | None) -> np.ndarray:
@@ -62,16 +87,32 @@ def outputs_for(classes: np.ndarray) -> int:
     return 1 if classes.size == 2 else int(classes.size)
 
 
+def _class_index(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Index of each label in ``classes`` (for two classes: whether it is the second).
+
+    Raises :class:`InvalidDataError` for a label that is not one of ``classes``.
+    """
+    try:
+        if classes.size == 2:
+            index = labels == classes[1]
+            known = index | (labels == classes[0])
+        else:
+            index = np.clip(np.searchsorted(classes, labels), 0, classes.size - 1)
+            known = classes[index] == labels
+    except (TypeError, np.exceptions.DTypePromotionError):
+        known, index = np.zeros(labels.shape, dtype=bool), None
+    known = np.asarray(known, dtype=bool)
+    if not known.all():
+        raise InvalidDataError(
+            f"y holds the label {_plain(labels[~known][0])!r}, which is not one of the "
+            f"model's classes {classes.tolist()}"
+        )
+    return index
+
+
 def encode(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """Targets matrix: (n, 1) of 0/1 for two classes, one-hot (n, K) otherwise."""
-    index = np.searchsorted(classes, labels)
-    index = np.clip(index, 0, classes.size - 1)
-    unknown = classes[index] != labels
-    if unknown.any():
-        raise InvalidDataError(
-            f"y holds the label {labels[unknown][0]!r}, which is not one of the model's classes "
-            f"{classes.tolist()}"
-        )
+    index = _class_index(labels, classes)
     if classes.size == 2:
         return index.astype(np.float64)[:, None]
     Y = np.zeros((labels.size, classes.size))
@@ -101,16 +142,46 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return shifted
 
 
+def _binary_cross_entropy(z: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Sigmoid cross-entropy of logits ``z`` (n, 1); ``z`` is overwritten by the gradient.
+
+    With ``d = 1 + exp(-|z|)``: ``log(1 + exp(z)) = max(z, 0) + log(d)`` and
+    ``sigmoid(z) - 1/2 = sign(z) * (1/d - 1/2)``, both stable for any ``z``. Every
+    pass happens inside ``z`` (on large data a fresh temporary can cost more, in page
+    faults, than the arithmetic) and none is masked (``where=`` loops are slow).
+    """
+    n = z.shape[0]
+    sign = (z < 0).view(np.int8)  # 1 where negative, then 1 - 2 * that: -1 or +1
+    sign *= -2
+    sign += 1
+    cost = -float(np.vdot(Y, z)) + 0.5 * float(z.sum())
+    np.abs(z, out=z)
+    cost += 0.5 * float(z.sum())  # now sum(max(z, 0)) - y.z
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    z += 1.0
+    np.log(z, out=z)
+    cost += float(z.sum())
+    np.negative(z, out=z)
+    np.exp(z, out=z)  # 1 / d
+    z -= 0.5
+    z *= sign
+    z += 0.5
+    z -= Y
+    z /= n
+    return cost / n, z
+
+
 def cross_entropy(Z: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
     """Mean cross-entropy of logits ``Z`` against targets ``Y`` and its gradient w.r.t. ``Z``.
 
-    One column: binary (sigmoid) cross-entropy; several: softmax cross-entropy. The
-    gradient is already divided by the number of rows.
+    One column: binary (sigmoid) cross-entropy against 0/1 ``Y``, and ``Z`` is
+    overwritten by the gradient it returns; several: softmax cross-entropy against
+    one-hot ``Y``. The gradient is already divided by the number of rows.
     """
     n = Z.shape[0]
     if Z.shape[1] == 1:
-        cost = float(np.sum(np.logaddexp(0.0, Z) - Y * Z)) / n
-        return cost, (sigmoid(Z) - Y) / n
+        return _binary_cross_entropy(Z, Y)
     shift = Z.max(axis=1, keepdims=True)
     log_norm = np.log(np.exp(Z - shift).sum(axis=1, keepdims=True)) + shift
     cost = float(np.sum(log_norm - np.sum(Y * Z, axis=1, keepdims=True))) / n
@@ -133,6 +204,32 @@ class ClassifierMixin:
     """
 
     classes_: np.ndarray | None = None
+    _is_classifier = True
+
+    def _targets_known(self) -> bool:
+        return not self._is_classifier or self.classes_ is not None
+
+    def _known_classes(self) -> np.ndarray | None:
+        """The classes learned or fixed by the ``classes`` option; ``None`` while unknown."""
+        if self.classes_ is not None:
+            return self.classes_
+        option = self._options["classes"]
+        return None if option is None else np.asarray(option)
+
+    def _check_classifier_outputs(self, n_outputs: int) -> None:
+        """Raise if new parameters with ``n_outputs`` columns cannot fit the classes."""
+        owner = type(self).__name__
+        classes = self._known_classes()
+        if classes is not None and n_outputs != outputs_for(classes):
+            raise ParameterStructureError(
+                f"params for {owner} must have {outputs_for(classes)} output column(s) for "
+                f"the classes {classes.tolist()}; got {n_outputs}"
+            )
+        if n_outputs == 2:
+            raise ParameterStructureError(
+                f"params for {owner} must have 1 output column (two classes, sigmoid) or one "
+                "per class for 3 or more classes (softmax); got 2"
+            )
 
     def _n_outputs_for(self, y: np.ndarray | None) -> int:
         self.classes_ = resolve_classes(self.classes_, self._options["classes"], y)
@@ -155,10 +252,11 @@ class ClassifierMixin:
     def predict(self, X: Any) -> np.ndarray:
         """Predicted labels, shape (n_samples,), taken from ``classes_``."""
         Z = self._logits(X)
-        if self.classes_ is None:
-            self.classes_ = np.arange(max(2, Z.shape[1]))
+        classes = self._known_classes()
+        if classes is None:  # parameters set, no labels seen and no ``classes`` option
+            classes = np.arange(max(2, Z.shape[1]))
         index = (Z[:, 0] > 0).astype(int) if Z.shape[1] == 1 else Z.argmax(axis=1)
-        return self.classes_[index]
+        return classes[index]
 
     def score(self, X: Any, y: Any) -> float:
         """Accuracy on ``(X, y)``."""

@@ -17,13 +17,21 @@ def affine(W: np.ndarray, X: np.ndarray, fit_intercept: bool) -> np.ndarray:
     return X @ W
 
 
+def column_sums(R: np.ndarray) -> np.ndarray:
+    """``R.sum(axis=0)`` for a C-ordered (n, k) matrix, several times faster for k > 1.
+
+    numpy's strided reduction over axis 0 is slow for a few columns; ``einsum`` is not.
+    """
+    return np.einsum("ij->j", R)
+
+
 def affine_gradient(X: np.ndarray, R: np.ndarray, fit_intercept: bool) -> np.ndarray:
     """Gradient of ``mean`` loss w.r.t. ``W`` given residual-like ``R`` (already divided by n)."""
     if not fit_intercept:
         return X.T @ R
     G = np.empty((X.shape[1] + 1, R.shape[1]))
-    np.matmul(X.T, R, out=G[1:])
-    G[0] = R.sum(axis=0)
+    G[1:] = X.T @ R  # faster than matmul(..., out=G[1:]), which can miss the BLAS path
+    G[0] = column_sums(R)
     return G
 
 

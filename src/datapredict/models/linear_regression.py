@@ -35,7 +35,9 @@ class LinearRegression(GradientModel):
         Rows per step; ``None`` is full batch.
     optimizer : {"sgd", "momentum", "adam"}, default="sgd"
     l1, l2 : float, default=0
-        Penalties on every weight but the intercept.
+        Penalties on every weight ``w`` but the intercept: the cost becomes
+        ``sum((X W - y)**2) / (2 n) + l1 * sum(|w|) + l2 / 2 * sum(w**2)``. The same
+        terms are added to the data cost of every model.
     random_state : int, Generator or None, default=None
         Seeds the initialisation and the batch order.
 
@@ -59,6 +61,7 @@ class LinearRegression(GradientModel):
         "fit_intercept": lambda o, v: check_bool(o, "fit_intercept", v),
     }
     _STRUCTURAL = frozenset({"fit_intercept"})
+    _NONFINITE_INPUTS_PROPAGATE = True
 
     def __init__(
         self,

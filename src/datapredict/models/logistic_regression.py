@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from datapredict._validation import check_bool
-from datapredict.models._classes import ClassifierMixin, check_labels, cross_entropy
+from datapredict.models._classes import ClassifierMixin, check_classes_option, cross_entropy
 from datapredict.models._linear import (
     affine,
     affine_gradient,
@@ -19,10 +19,6 @@ from datapredict.models.base import GradientModel
 from datapredict.parameters import Layout
 
 __all__ = ["LogisticRegression"]
-
-
-def _check_classes(owner: str, value: Any) -> Any:
-    return None if value is None else tuple(np.unique(check_labels(value, "classes")).tolist())
 
 
 class LogisticRegression(ClassifierMixin, GradientModel):
@@ -48,9 +44,10 @@ class LogisticRegression(ClassifierMixin, GradientModel):
     _OPTIONS = {
         **GradientModel._OPTIONS,
         "fit_intercept": lambda o, v: check_bool(o, "fit_intercept", v),
-        "classes": _check_classes,
+        "classes": check_classes_option,
     }
     _STRUCTURAL = frozenset({"fit_intercept", "classes"})
+    _NONFINITE_INPUTS_PROPAGATE = True
 
     def __init__(
         self,
@@ -91,7 +88,11 @@ class LogisticRegression(ClassifierMixin, GradientModel):
         return self._params.shape[1]
 
     def _validate_new_layout(self, layout: Layout) -> int:
-        return matrix_features(layout, "LogisticRegression", self._options["fit_intercept"], None)
+        n_features = matrix_features(
+            layout, "LogisticRegression", self._options["fit_intercept"], None
+        )
+        self._check_classifier_outputs(layout.shapes[0][1])
+        return n_features
 
     def _initial_parameters(self, n_features, n_outputs, rng):
         return initial_matrix(n_features, n_outputs, self._options["fit_intercept"], rng)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import numbers
 from typing import Any
 
 import numpy as np
@@ -13,9 +15,15 @@ from datapredict.errors import (
     NonFiniteError,
     ParameterStructureError,
 )
-from datapredict.models._classes import ClassifierMixin, cross_entropy, probabilities, sigmoid
+from datapredict.models._classes import (
+    ClassifierMixin,
+    check_classes_option,
+    cross_entropy,
+    probabilities,
+    sigmoid,
+)
+from datapredict.models._linear import column_sums
 from datapredict.models.base import GradientModel
-from datapredict.models.logistic_regression import _check_classes
 from datapredict.parameters import Layout
 
 __all__ = ["NeuralNetwork"]
@@ -46,7 +54,7 @@ ACTIVATIONS = {
 
 
 def _check_hidden(owner: str, value: Any) -> tuple[int, ...]:
-    sizes = (value,) if isinstance(value, int) else value
+    sizes = (value,) if isinstance(value, numbers.Integral) else value
     try:
         sizes = tuple(check_int(owner, "hidden_layer_sizes", n, minimum=1) for n in sizes)
     except (TypeError, ValueError):
@@ -93,9 +101,10 @@ class NeuralNetwork(ClassifierMixin, GradientModel):
         "hidden_layer_sizes": _check_hidden,
         "activation": lambda o, v: check_choice(o, "activation", v, ACTIVATIONS),
         "task": lambda o, v: check_choice(o, "task", v, ("classification", "regression")),
-        "classes": _check_classes,
+        "classes": check_classes_option,
     }
     _STRUCTURAL = frozenset({"hidden_layer_sizes", "task", "classes"})
+    _NONFINITE_INPUTS_PROPAGATE = True
 
     def __init__(
         self,
@@ -144,8 +153,8 @@ class NeuralNetwork(ClassifierMixin, GradientModel):
         for depth in range(len(params) - 1, -1, -1):
             inputs = outputs[depth]
             G = np.empty_like(params[depth])
-            np.matmul(inputs.T, delta, out=G[1:])
-            G[0] = delta.sum(axis=0)
+            G[1:] = inputs.T @ delta
+            G[0] = column_sums(delta)
             gradients[depth] = G
             if depth:
                 delta = (delta @ params[depth][1:].T) * derivative(inputs)
@@ -204,21 +213,23 @@ class NeuralNetwork(ClassifierMixin, GradientModel):
         hidden = self._options["hidden_layer_sizes"]
         shapes = layout.shapes
         ok = layout.kind == "list" and len(shapes) == len(hidden) + 1
-        ok = ok and all(len(s) == 2 for s in shapes)
-        ok = ok and all(shapes[i][1] + 1 == shapes[i + 1][0] for i in range(len(shapes) - 1))
+        ok = ok and all(len(s) == 2 for s in shapes) and shapes[0][0] >= 2
+        ok = ok and all(a[1] + 1 == b[0] for a, b in itertools.pairwise(shapes))
         ok = ok and all(s[1] == h for s, h in zip(shapes, hidden, strict=False))
         if not ok:
             raise ParameterStructureError(
                 f"params for NeuralNetwork(hidden_layer_sizes={hidden}) must be a list of "
-                f"{len(hidden) + 1} matrices (n_in + 1, n_out) chaining through {hidden}; "
-                f"got {layout.describe()}"
+                f"{len(hidden) + 1} matrices (n_in + 1, n_out) chaining through {hidden}, "
+                f"the first with at least 2 rows; got {layout.describe()}"
             )
+        if self._is_classifier:
+            self._check_classifier_outputs(shapes[-1][1])
         return shapes[0][0] - 1
 
     def _initial_parameters(self, n_features, n_outputs, rng):
         sizes = [n_features, *self._options["hidden_layer_sizes"], n_outputs]
         layers = []
-        for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
+        for fan_in, fan_out in itertools.pairwise(sizes):
             limit = np.sqrt(6.0 / (fan_in + fan_out))
             W = rng.uniform(-limit, limit, size=(fan_in + 1, fan_out))
             W[0] = 0.0

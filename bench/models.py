@@ -1,0 +1,132 @@
+"""Benchmark: one full-batch training iteration of the linear models against bare numpy.
+
+One iteration of ``LinearRegression`` or ``LogisticRegression`` on an (n, d) float64
+problem must read ``X`` twice, in the two matrix products ``z = X @ w`` and
+``g = X.T @ r``; everything else the model does (validating ``X`` and ``y``, encoding
+labels, the loss, the step, the bookkeeping) is overhead on top of that bare numpy work.
+This script times ``model.set_parameters(1); model.train(X, y)`` and the two bare
+products in the same run, interleaved repeat by repeat so that a noisy host slows both
+alike, and prints the medians and the median of the per-repeat ratios.
+
+Run::
+
+    .venv/bin/python bench/models.py                  # 100,000 x 100, the target problem
+    .venv/bin/python bench/models.py --rows 20000 --repeats 51
+
+Target: ratio <= 1.30.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from datapredict import LinearRegression, LogisticRegression
+
+TARGET_RATIO = 1.30
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Median seconds of the model call and of the bare numpy work, and their ratio."""
+
+    model: float
+    bare: float
+    ratio: float
+
+
+def make_problem(rows: int, features: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return standard-normal ``X`` (rows, features), a regression target and 0/1 labels."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((rows, features))
+    y = X @ rng.standard_normal(features) + 0.1 * rng.standard_normal(rows)
+    labels = (y > 0).astype(np.int64)
+    return X, y, labels
+
+
+def bare_iteration(X: np.ndarray) -> Callable[[], None]:
+    """The numpy work an iteration cannot avoid: ``z = X @ w`` then ``g = X.T @ r``."""
+    w = np.full((X.shape[1], 1), 0.01)
+
+    def run() -> None:
+        z = X @ w
+        X.T @ z
+
+    return run
+
+
+def model_iteration(model, X: np.ndarray, y: np.ndarray) -> Callable[[], None]:
+    """One full-batch iteration through the public interface, as a child would run it."""
+
+    def run() -> None:
+        model.set_parameters(1)
+        model.train(X, y)
+
+    return run
+
+
+def _seconds(call: Callable[[], None]) -> float:
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
+def time_against_bare(
+    model_call: Callable[[], None], bare_call: Callable[[], None], repeats: int, warmup: int
+) -> Timing:
+    """Time both calls alternately ``repeats`` times after ``warmup`` rounds of each."""
+    for _ in range(warmup):
+        model_call()
+        bare_call()
+    model_times, bare_times = np.empty(repeats), np.empty(repeats)
+    for i in range(repeats):
+        model_times[i] = _seconds(model_call)
+        bare_times[i] = _seconds(bare_call)
+    return Timing(
+        model=float(np.median(model_times)),
+        bare=float(np.median(bare_times)),
+        ratio=float(np.median(model_times / bare_times)),
+    )
+
+
+def report(name: str, timing: Timing) -> str:
+    """One line: model time, bare time, ratio and whether it meets the target."""
+    verdict = "" if timing.ratio <= TARGET_RATIO else "   MISSED"
+    return (
+        f"{name:<18s} one iteration {timing.model * 1e3:7.2f} ms   "
+        f"bare numpy {timing.bare * 1e3:6.2f} ms   "
+        f"ratio {timing.ratio:.3f} (target <= {TARGET_RATIO:.2f}){verdict}"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--features", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=31, help="timed repeats (median)")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    X, y, labels = make_problem(args.rows, args.features, args.seed)
+    print(
+        f"{args.rows:,} x {args.features} float64 ({X.nbytes / 1e6:.0f} MB), numpy "
+        f"{np.__version__}, median of {args.repeats} interleaved repeats"
+    )
+    bare = bare_iteration(X)
+    for model, target in (
+        (LinearRegression(random_state=args.seed), y),
+        (LogisticRegression(random_state=args.seed), labels),
+    ):
+        timing = time_against_bare(
+            model_iteration(model, X, target), bare, args.repeats, args.warmup
+        )
+        print(report(type(model).__name__, timing))
+
+
+if __name__ == "__main__":
+    main()
