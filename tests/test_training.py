@@ -226,3 +226,32 @@ def test_bad_shards_are_rejected(digits):
         dp.train_distributed(_factory(), [(X[:50], y[:50]), (X[50:100, :10], y[50:100])])
     with pytest.raises(InvalidDataError, match=r"shards\[1\]: X has 50 rows but y has 49"):
         dp.train_distributed(_factory(), [(X[:50], y[:50]), (X[50:100], y[50:99])])
+
+
+class _FailsOnThirdCall(dp.LogisticRegression):
+    """Fails on its third train() call on the shard with exactly 101 rows."""
+
+    calls = 0
+
+    def train(self, X, y):
+        if len(X) == 101:
+            self.calls += 1
+            if self.calls == 3:
+                raise RuntimeError("out of memory")
+        return super().train(X, y)
+
+
+def test_async_records_a_failure_that_is_the_very_last_result(digits):
+    X, _, y, _ = digits
+    shards = [(X[:300], y[:300]), (X[300:600], y[300:600]), (X[600:701], y[600:701])]
+    result = dp.train_distributed(
+        lambda: _FailsOnThirdCall(classes=np.arange(10)),
+        shards,
+        strategy="gradients",
+        rounds=3,
+        mode="async",
+        random_state=0,
+    )
+    failures = [f for record in result.history for f in record.failures]
+    assert len(result.history) == 3
+    assert failures == ["child 2: RuntimeError: out of memory"]

@@ -466,7 +466,7 @@ class _Loop:
             results, failures, late = self._collect(
                 version, busy, len(targets), min(quorum, len(targets)), round_timeout
             )
-            for result in sorted(results, key=lambda r: r.child):
+            for result in results:  # in child order
                 self._push(result)
             self._close_round()
             dropped = late + len(targets) - len(results) - len(failures)
@@ -493,7 +493,7 @@ class _Loop:
                     self._failed(result, failures)
                 else:
                     results.append(result)
-        return results, failures, late
+        return sorted(results, key=lambda r: r.child), failures, late
 
     def run_async(self, rounds, n_children, max_staleness, bar) -> None:
         budget = (rounds - self.first_round) * n_children
@@ -526,13 +526,19 @@ class _Loop:
                     in_flight += 1
                     submitted += 1
                 if len(window) == n_children or in_flight == 0:
-                    if self.is_gradients:
-                        dropped = self.coordinator.stats.dropped_stale - self._dropped_before
-                        self._dropped_before += dropped
-                    self._record(index, window, dropped, failures, staleness, started)
+                    self._record_window(index, window, dropped, failures, staleness, started)
                     index += 1
                     self._checkpoint(index)
                     window, failures, staleness, dropped = [], [], [], 0
                     started = time.perf_counter()
                     if bar is not None:
                         bar.update()
+        if window or failures:  # the last failures came after the last full window
+            self._record_window(index, window, dropped, failures, staleness, started)
+
+    def _record_window(self, index, window, dropped, failures, staleness, started) -> None:
+        """Record an async round; on the gradients path the server counts stale drops."""
+        if self.is_gradients:
+            dropped = self.coordinator.stats.dropped_stale - self._dropped_before
+            self._dropped_before += dropped
+        self._record(index, window, dropped, failures, staleness, started)

@@ -2,6 +2,7 @@
 
 from datapredict.backends.base import Backend, ChildResult, ChildSpec, ChildWorker
 from datapredict.backends.inline import InlineBackend
+from datapredict.backends.ray import RayBackend
 from datapredict.backends.threads import ThreadsBackend
 
 __all__ = [
@@ -10,5 +11,6 @@ __all__ = [
     "ChildSpec",
     "ChildWorker",
     "InlineBackend",
+    "RayBackend",
     "ThreadsBackend",
 ]

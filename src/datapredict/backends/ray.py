@@ -1,0 +1,449 @@
+"""The Ray backend: every child is a Ray actor holding its model and its shard.
+
+``train_distributed(..., backend="ray", backend_options={...})`` runs the same loop as
+the inline and threads backends; only where children run changes:
+
+- each child is an actor wrapping :class:`~datapredict.backends.base.ChildWorker`,
+  built from its :class:`~datapredict.backends.base.ChildSpec` (put in the object store
+  once, so a restarted actor rebuilds model and shard from it);
+- the main parameters go through the object store once per version
+  (:meth:`RayBackend.broadcast` is one ``ray.put``); every child receives the same
+  reference as a top-level argument, which Ray resolves to a zero-copy, read-only array
+  (the child only reads it: ``set_model_parameters`` copies);
+- pushes come back as they complete (``ray.wait``); a child whose actor died becomes a
+  :class:`~datapredict.backends.base.ChildResult` with ``error`` set, which the runner
+  records in the history's ``failures`` before going on without that child.
+
+``import ray`` happens only here, when a :class:`RayBackend` is created; install it with
+``pip install 'datapredict[ray]'``.
+
+Fault tolerance: with ``max_restarts`` > 0 (the default is 3) an actor whose process
+dies is restarted by Ray, re-runs its constructor (model and shard rebuilt from the
+spec) and, because calls are retried (``max_task_retries``), the push in flight is
+computed again: the child rejoins and the runner sees no failure (a retried call still
+returns one result, so the push is applied once). A restarted child's own randomness
+(batch order) starts again from its seed. An actor killed with ``ray.kill(actor)``
+(``no_restart=True``), or out of restarts, is dead for good and reported as a failure.
+With ``max_restarts`` > 0, Ray (2.60) logs once per process that the actor "has
+constructor arguments in the object store and max_restarts > 0" (ray-project/ray#53727):
+harmless here, since this backend holds the spec's reference until :meth:`close`.
+
+Clusters: ``address="auto"`` joins the cluster of this machine (``ray start --head``),
+``address="HOST:PORT"`` a cluster's head, ``address="ray://HOST:10001"`` goes through
+Ray Client (``ray[client]``). Every node needs datapredict and the same Ray and Python
+versions, or ``runtime_env={"py_modules": [...]}`` to ship it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import socket
+import traceback
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from datapredict._validation import check_float, check_int, option_error
+from datapredict.backends.base import ChildResult, ChildSpec, ChildWorker
+from datapredict.backends.inline import run_safely
+from datapredict.errors import ChildFailureError, InvalidOptionError, MissingDependencyError
+from datapredict.parameters import Layout
+
+__all__ = ["RayBackend"]
+
+logger = logging.getLogger("datapredict")
+_OWNER = "RayBackend"
+_INSTALL = "pip install 'datapredict[ray]'"
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError as error:
+        raise MissingDependencyError(
+            f"backend='ray' needs the Ray library, which is not installed: {_INSTALL}"
+        ) from error
+    return ray
+
+
+class _ChildActor:
+    """The body of a child's Ray actor (``ray.remote`` is applied lazily)."""
+
+    def __init__(self, boxed_spec: list[Any], layout: Layout) -> None:
+        # The spec's reference comes boxed in a list so that Ray does not resolve it as a
+        # constructor argument: the driver owns and pins it, and every (re)start reads it
+        # here (zero-copy for the shard's arrays).
+        import ray
+
+        self._worker = ChildWorker(ray.get(boxed_spec[0]))
+        self._layout = layout
+
+    def work(self, main: np.ndarray, version: int, seq: int) -> ChildResult:
+        """One unit of work from ``main`` (resolved from the object store, read-only)."""
+        result = run_safely(self._worker, main, version, self._layout)
+        result.seq = seq
+        return result
+
+    def ping(self) -> int:
+        """The child's index, once its constructor has run."""
+        return self._worker.index
+
+    def node_id(self) -> str:
+        """The id of the Ray node this actor runs on."""
+        import ray
+
+        return ray.get_runtime_context().get_node_id()
+
+    def info(self) -> dict[str, Any]:
+        """Where and what this actor is: child index, node id, pid, restarted or not."""
+        import ray
+
+        context = ray.get_runtime_context()
+        return {
+            "child": self._worker.index,
+            "node_id": context.get_node_id(),
+            "pid": os.getpid(),
+            "restarted": bool(context.was_current_actor_reconstructed),
+        }
+
+
+_REMOTE_CLASS: dict[int, Any] = {}
+
+
+def _remote_class(ray) -> Any:
+    key = id(ray)
+    if key not in _REMOTE_CLASS:
+        _REMOTE_CLASS[key] = ray.remote(_ChildActor)
+    return _REMOTE_CLASS[key]
+
+
+def _split_address(address: str) -> tuple[str, int] | None:
+    """``(host, port)`` of a ``"HOST:PORT"`` or ``"ray://HOST:PORT"`` address, else None."""
+    rest = address.removeprefix("ray://")
+    host, sep, port = rest.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return None
+    if any(c.isspace() or c in "/@" for c in host):
+        return None
+    return host, int(port)
+
+
+def _check_address(address: Any) -> str | None:
+    if address is None:
+        return None
+    if isinstance(address, str) and address in ("auto", "local"):
+        return address
+    if (
+        isinstance(address, str)
+        and (address.startswith("ray://") or "://" not in address)
+        and _split_address(address) is not None
+    ):
+        return address
+    raise option_error(
+        _OWNER,
+        "address",
+        "None (start or reuse a local Ray instance), 'auto', 'local', 'HOST:PORT' or "
+        "'ray://HOST:PORT'",
+        address,
+    )
+
+
+def _short(exc: BaseException) -> str:
+    text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return first if len(first) <= 300 else first[:297] + "..."
+
+
+class RayBackend:
+    """Run each child as a Ray actor; main parameters travel through the object store.
+
+    Parameters
+    ----------
+    address : str, optional
+        ``None`` reuses the Ray instance this process is connected to, or starts a local
+        one (shut down again by :meth:`close`). ``"auto"`` joins the cluster running on
+        this machine, ``"HOST:PORT"`` the cluster whose head is there, ``"ray://HOST:PORT"``
+        goes through Ray Client; ``"local"`` always starts a new local instance.
+    num_cpus, num_gpus : float, default=0.5 and 0
+        Resources each child actor reserves. The small CPU default lets several children
+        share a core (numpy kernels are fast; four children fit on two CPUs); raise it to
+        spread children over machines.
+    max_restarts : int, default=3
+        How often Ray restarts a child whose process died (-1: without limit). A
+        restarted child rebuilds its model and shard and retries the push in flight.
+    max_task_retries : int, optional
+        Retries of a call interrupted by a crash; default -1 (until the actor is dead for
+        good) when ``max_restarts`` is not 0, else 0.
+    resources : dict, optional
+        Custom resources each child needs, e.g. ``{"gpu_node": 1}``.
+    scheduling_strategy : str or Ray strategy, optional
+        E.g. ``"SPREAD"`` to place children on as many nodes as possible.
+    runtime_env : dict, optional
+        The actors' runtime environment, e.g. ``{"py_modules": [...]}`` when the cluster's
+        nodes do not have datapredict installed.
+    init_options : dict, optional
+        Extra keywords for ``ray.init`` when this backend connects or starts Ray
+        (default ``include_dashboard=False``).
+    driver_blas_threads : int or None, default=1
+        While the job runs (:meth:`start` to :meth:`close`), limit this process's BLAS
+        thread pool to this many threads, as Ray does for every actor
+        (``OMP_NUM_THREADS=1``): the coordinator's vector work in the driver is
+        memory-bound, and idle OpenBLAS threads spin, taking cores from the children
+        running on the same machine (measured: the driver used 1.1 cores instead of 0.2
+        at P = 1e6 on two cores). Needs threadpoolctl (installed with scikit-learn);
+        ``None`` leaves the pool alone.
+    start_timeout : float, default=120
+        Seconds to wait for every child actor to be placed and built.
+    connect_timeout : float, default=10
+        Seconds to wait for a ``HOST:PORT`` or ``ray://`` address to accept a connection
+        before calling ``ray.init`` (which would otherwise hang for minutes on a wrong one).
+
+    Raises
+    ------
+    MissingDependencyError
+        If Ray is not installed.
+    InvalidOptionError
+        For a malformed option; from :meth:`start`, for an address where no Ray cluster
+        can be reached.
+
+    Notes
+    -----
+    ``actors`` lists the children's actor handles while the job runs (index = child),
+    e.g. to kill one from a ``train_distributed`` callback in a test.
+    """
+
+    def __init__(
+        self,
+        address: str | None = None,
+        num_cpus: float = 0.5,
+        num_gpus: float = 0,
+        max_restarts: int = 3,
+        max_task_retries: int | None = None,
+        resources: Mapping[str, float] | None = None,
+        scheduling_strategy: Any = None,
+        runtime_env: Mapping[str, Any] | None = None,
+        init_options: Mapping[str, Any] | None = None,
+        driver_blas_threads: int | None = 1,
+        start_timeout: float = 120.0,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self._ray = _import_ray()
+        self.address = _check_address(address)
+        self.num_cpus = check_float(_OWNER, "num_cpus", num_cpus, low=0)
+        self.num_gpus = check_float(_OWNER, "num_gpus", num_gpus, low=0)
+        self.max_restarts = check_int(_OWNER, "max_restarts", max_restarts, minimum=-1)
+        if max_task_retries is None:
+            max_task_retries = 0 if self.max_restarts == 0 else -1
+        self.max_task_retries = check_int(_OWNER, "max_task_retries", max_task_retries, minimum=-1)
+        for name, value in (
+            ("resources", resources),
+            ("runtime_env", runtime_env),
+            ("init_options", init_options),
+        ):
+            if value is not None and not isinstance(value, Mapping):
+                raise option_error(_OWNER, name, "a dict or None", value)
+        self.resources = dict(resources) if resources else None
+        self.scheduling_strategy = scheduling_strategy
+        self.runtime_env = dict(runtime_env) if runtime_env else None
+        self.init_options = {"include_dashboard": False, **(init_options or {})}
+        self.driver_blas_threads = (
+            None
+            if driver_blas_threads is None
+            else check_int(_OWNER, "driver_blas_threads", driver_blas_threads, minimum=1)
+        )
+        self._blas_limits: Any = None
+        self.start_timeout = check_float(
+            _OWNER, "start_timeout", start_timeout, low=0, low_open=True
+        )
+        self.connect_timeout = check_float(
+            _OWNER, "connect_timeout", connect_timeout, low=0, low_open=True
+        )
+        self._owns_ray = False
+        self._actors: list[Any] = []
+        self._spec_refs: list[Any] = []
+        self._in_flight: dict[Any, tuple[int, int]] = {}
+        self._seq: list[int] = []
+
+    def __repr__(self) -> str:
+        return (
+            f"RayBackend(address={self.address!r}, num_cpus={self.num_cpus:g}, "
+            f"num_gpus={self.num_gpus:g}, max_restarts={self.max_restarts})"
+        )
+
+    # ------------------------------------------------------------------ access
+    @property
+    def actors(self) -> list[Any]:
+        """The children's actor handles, by child index (empty before start / after close)."""
+        return list(self._actors)
+
+    def node_ids(self, timeout: float = 30.0) -> list[str]:
+        """The Ray node id each child's actor runs on, by child index."""
+        ray = self._ray
+        return ray.get([actor.node_id.remote() for actor in self._actors], timeout=timeout)
+
+    # -------------------------------------------------------------- connecting
+    def _connect(self) -> None:
+        ray = self._ray
+        address = self.address
+        if ray.is_initialized():
+            if address in (None, "auto"):
+                return
+            current = ray.get_runtime_context().gcs_address
+            if address == current:
+                return
+            raise InvalidOptionError(
+                f"RayBackend: cannot join the Ray cluster at {address!r}: this process is "
+                f"already connected to the one at {current!r}; call ray.shutdown() first, or "
+                "pass address=None to use the current one"
+            )
+        if address is not None and address not in ("auto", "local"):
+            self._check_reachable(address)
+        try:
+            ray.init(address=address, **self.init_options)
+        except (ConnectionError, ValueError, RuntimeError, TimeoutError) as error:
+            where = "a new local Ray instance" if address in (None, "local") else repr(address)
+            raise InvalidOptionError(
+                f"RayBackend: could not connect to {where} (address={address!r}): {_short(error)}"
+            ) from error
+        self._owns_ray = True
+
+    def _check_reachable(self, address: str) -> None:
+        host, port = _split_address(address)
+        try:
+            with socket.create_connection((host, port), timeout=self.connect_timeout):
+                pass
+        except OSError as error:
+            raise InvalidOptionError(
+                f"RayBackend: no Ray cluster reachable at address={address!r}: connecting to "
+                f"{host}:{port} failed within {self.connect_timeout:g} s ({_short(error)}). "
+                "Check the head node's address and port (`ray start --head` prints them)"
+            ) from error
+
+    # ----------------------------------------------------------------- backend
+    def start(self, specs: list[ChildSpec], layout: Layout) -> None:
+        """Connect to (or start) Ray and create one actor per child; wait until all are built."""
+        self._connect()
+        try:
+            self._limit_driver_blas()
+            self._create(specs, layout)
+        except BaseException:
+            self.close()
+            raise
+
+    def _limit_driver_blas(self) -> None:
+        if self.driver_blas_threads is None or self._blas_limits is not None:
+            return
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            logger.debug("Ray backend: threadpoolctl missing; the driver's BLAS pool is left alone")
+            return
+        self._blas_limits = threadpool_limits(self.driver_blas_threads, user_api="blas")
+
+    def _create(self, specs: list[ChildSpec], layout: Layout) -> None:
+        ray = self._ray
+        options: dict[str, Any] = {
+            "num_cpus": self.num_cpus,
+            "num_gpus": self.num_gpus,
+            "max_restarts": self.max_restarts,
+            "max_task_retries": self.max_task_retries,
+        }
+        if self.resources:
+            options["resources"] = self.resources
+        if self.scheduling_strategy is not None:
+            options["scheduling_strategy"] = self.scheduling_strategy
+        if self.runtime_env:
+            options["runtime_env"] = self.runtime_env
+        actor_class = _remote_class(ray).options(**options)
+        self._spec_refs = [ray.put(spec) for spec in specs]
+        self._actors = [actor_class.remote([ref], layout) for ref in self._spec_refs]
+        self._seq = [0] * len(specs)
+        self._in_flight = {}
+        pings = {actor.ping.remote(): i for i, actor in enumerate(self._actors)}
+        try:
+            ready, pending = ray.wait(
+                list(pings), num_returns=len(pings), timeout=self.start_timeout
+            )
+        except Exception as error:  # pragma: no cover - ray.wait itself failing
+            raise ChildFailureError(f"RayBackend: starting the children failed: {error}") from error
+        if pending:
+            waiting = sorted(pings[ref] for ref in pending)
+            raise ChildFailureError(
+                f"RayBackend: children {waiting} were not placed within {self.start_timeout:g} s; "
+                f"each asks for num_cpus={self.num_cpus:g}, num_gpus={self.num_gpus:g}"
+                + (f", resources={self.resources}" if self.resources else "")
+                + f"; the cluster has {ray.cluster_resources()}"
+            )
+        for ref in ready:
+            try:
+                ray.get(ref)
+            except ray.exceptions.RayError as error:
+                hint = ""
+                if "No module named" in str(error):
+                    hint = (
+                        "; the model factory must be importable on Ray's workers: define it "
+                        "in an installed module or in __main__ (or use a lambda), or ship "
+                        "its module with runtime_env={'py_modules': [...]}"
+                    )
+                raise ChildFailureError(
+                    f"RayBackend: child {pings[ref]} could not be built: {_short(error)}{hint}"
+                ) from error
+        logger.info(
+            "Ray backend: %d children on %d node(s)",
+            len(self._actors),
+            len(set(self.node_ids(timeout=self.start_timeout))),
+        )
+
+    def broadcast(self, main: np.ndarray, version: int) -> tuple[Any, int]:
+        """Put ``main`` in the object store once; every child of this version gets the ref."""
+        return self._ray.put(main), version
+
+    def submit(self, child: int, handle: tuple[Any, int]) -> None:
+        """Ask ``child``'s actor for one unit of work from the published parameters."""
+        ref, version = handle
+        self._seq[child] += 1
+        result = self._actors[child].work.remote(ref, version, self._seq[child])
+        self._in_flight[result] = (child, version)
+
+    def wait(self, timeout: float | None) -> list[ChildResult]:
+        """Block until a push is ready (or ``timeout``); a dead actor becomes a failure."""
+        if not self._in_flight:
+            return []
+        ray = self._ray
+        ready, _ = ray.wait(list(self._in_flight), num_returns=1, timeout=timeout)
+        results = []
+        for ref in ready:
+            child, version = self._in_flight.pop(ref)
+            try:
+                results.append(ray.get(ref))
+            except ray.exceptions.RayActorError as error:
+                results.append(
+                    self._failure(child, version, f"its Ray actor died ({_short(error)})")
+                )
+            except ray.exceptions.RayError as error:
+                results.append(self._failure(child, version, f"Ray failed: {_short(error)}"))
+        return results
+
+    @staticmethod
+    def _failure(child: int, version: int, error: str) -> ChildResult:
+        return ChildResult(child, None, version, 0, math.nan, 0.0, error=error)
+
+    def close(self) -> None:
+        """Kill the children's actors; shut Ray down only if this backend started it."""
+        ray = self._ray
+        for actor in self._actors:
+            try:
+                ray.kill(actor)
+            except Exception as error:  # an already-dead actor, a lost connection
+                logger.debug("Ray backend: killing an actor failed: %s", error)
+        self._actors, self._spec_refs, self._in_flight = [], [], {}
+        if self._blas_limits is not None:
+            self._blas_limits.restore_original_limits()
+            self._blas_limits = None
+        if self._owns_ray:
+            self._owns_ray = False
+            ray.shutdown()
