@@ -14,13 +14,14 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from datapredict._validation import check_choice, check_int, option_error
 from datapredict.backends.base import ChildResult, ChildSpec
-from datapredict.checkpoint import load_checkpoint, save_checkpoint
+from datapredict.backends.coordinator import Checkpointer, LocalCoordinator
 from datapredict.distributed.gradients import DistributedGradients
 from datapredict.distributed.merger import ModelParametersMerger
 from datapredict.distributed.model_parameters import DistributedModelParameters
@@ -260,7 +261,8 @@ def train_distributed(
     main_seed, *child_seeds = np.random.SeedSequence(random_state).spawn(n_children + 1)
     main_model, main = _initial_main(model_factory, n_features, labels, main_seed)
     layout = Layout.from_template(main)
-    coordinator = _make_coordinator(
+    make_coordinator = partial(
+        _make_coordinator,
         strategy,
         mode,
         n_children,
@@ -271,7 +273,8 @@ def train_distributed(
         buffer_size,
         max_norm,
     )
-    _set_main(coordinator, main)
+    make_coordinator()  # validates every coordinator option before anything starts
+    checkpoint_every = check_int(_OWNER, "checkpoint_every", checkpoint_every, minimum=1)
     specs = [
         ChildSpec(
             i, model_factory, X, y, strategy, local_iterations, child_seeds[i], n_features, labels
@@ -279,26 +282,29 @@ def train_distributed(
         for i, (X, y) in enumerate(shards)
     ]
     backend_impl = _make_backend(backend, backend_options or {})
-    loop = _Loop(coordinator, backend_impl, layout, main_model, eval_data, callback)
-    loop.checkpoint_dir = checkpoint_dir
-    loop.checkpoint_every = check_int(_OWNER, "checkpoint_every", checkpoint_every, minimum=1)
-    if resume_from is not None:
-        loop.resume(resume_from)
     started = time.perf_counter()
     bar = _progress(rounds, progress, f"{strategy} ({mode})")
     backend_impl.start(specs, layout)
+    host = None
     try:
+        checkpointer = Checkpointer(checkpoint_dir, checkpoint_every)
+        host = _host(backend_impl, make_coordinator, layout.flatten(main), layout, checkpointer)
+        loop = _Loop(host, backend_impl, main_model, eval_data, callback)
+        if resume_from is not None:
+            loop.resume(resume_from)
         if mode == "sync":
             loop.run_sync(rounds, n_children, quorum, round_timeout, bar)
         else:
             loop.run_async(
                 rounds, n_children, max_staleness if strategy == "model_parameters" else None, bar
             )
+        final, version = host.parameters()
     finally:
+        if host is not None:
+            host.close()
         backend_impl.close()
         if bar is not None:
             bar.close()
-    final, version = _get_main(coordinator)
     main_model.set_model_parameters(final)
     return TrainingResult(final, main_model, loop.history, version, time.perf_counter() - started)
 
@@ -341,53 +347,33 @@ def _make_coordinator(
     return DistributedModelParameters(n_children, merger, server_optimizer=server_optimizer)
 
 
-def _set_main(coordinator, params) -> None:
-    if isinstance(coordinator, DistributedGradients):
-        coordinator.set_model_parameters(params)
-    else:
-        coordinator.set_main_model_parameters(params)
-
-
-def _get_main(coordinator):
-    if isinstance(coordinator, DistributedGradients):
-        return coordinator.get_model_parameters(return_version=True)
-    return coordinator.get_main_model_parameters(return_version=True)
+def _host(backend, make_coordinator, main, layout, checkpointer):
+    """Where the coordinator runs: the backend decides (Ray: an actor), else this process."""
+    host = getattr(backend, "host_coordinator", None)
+    if host is not None:
+        return host(make_coordinator, main, layout, checkpointer)
+    return LocalCoordinator(make_coordinator, main, layout, checkpointer)
 
 
 class _Loop:
-    """The runner's loop, the same for every backend."""
+    """The runner's loop, the same for every backend and wherever the coordinator runs."""
 
-    def __init__(self, coordinator, backend, layout, main_model, eval_data, callback) -> None:
-        self.coordinator, self.backend, self.layout = coordinator, backend, layout
+    def __init__(self, host, backend, main_model, eval_data, callback) -> None:
+        self.host, self.backend = host, backend
         self.main_model, self.eval_data, self.callback = main_model, eval_data, callback
         self.history = History()
         self.dead: set[int] = set()
-        self.is_gradients = isinstance(coordinator, DistributedGradients)
         self._dropped_before = 0
         self.first_round = 0
         self.next_seq = 0
         self.in_flight: dict[int, int] = {}
-        self.checkpoint_dir: str | None = None
-        self.checkpoint_every = 1
-        self._saved_version = coordinator.version
 
     def resume(self, directory: str) -> None:
         """Load a checkpoint into the coordinator and continue from its round."""
-        template = self.coordinator.state_dict()["optimizer_state"]
-        state = load_checkpoint(directory, template)
-        self.coordinator.load_state_dict(state)
-        self.first_round, self.next_seq = int(state["round"]), int(state["next_seq"])
-        self._saved_version = self.coordinator.version
+        position = self.host.resume(directory)
+        self.first_round, self.next_seq = position["round"], position["next_seq"]
+        self._dropped_before = self.host.dropped_stale()
         logger.info("resumed from %s at round %d", directory, self.first_round)
-
-    def _checkpoint(self, next_round: int) -> None:
-        version = self.coordinator.version
-        if self.checkpoint_dir is None or version - self._saved_version < self.checkpoint_every:
-            return
-        state = self.coordinator.state_dict()
-        state.update(round=next_round, next_seq=self.next_seq)
-        save_checkpoint(self.checkpoint_dir, state)
-        self._saved_version = version
 
     def _submit(self, child: int, handle: Any) -> None:
         """Send work to ``child``; its push will carry the id ``(child, seq)``."""
@@ -395,35 +381,16 @@ class _Loop:
         self.next_seq += 1
         self.backend.submit(child, handle)
 
-    def _main_vector(self) -> tuple[np.ndarray, int]:
-        params, version = _get_main(self.coordinator)
-        return self.layout.flatten(params), version
-
-    def _push(self, result: ChildResult) -> None:
-        if self.is_gradients:
-            self.coordinator.add_gradients(
-                self.layout.unflatten(result.payload),
-                version=result.version,
-                push_id=(result.child, self.in_flight[result.child]),
-            )
-        else:
-            self.coordinator.add_model_parameters(
-                self.layout.unflatten(result.payload), weight=result.n_samples
-            )
-
-    def _close_round(self) -> None:
-        if self.is_gradients:
-            self.coordinator.apply_pending()
-        else:
-            self.coordinator.merge_now()
+    def _position(self, next_round: int) -> dict[str, int]:
+        return {"round": next_round, "next_seq": self.next_seq}
 
     def _record(self, index, results, dropped, failures, staleness, started) -> None:
         ok = [r for r in results if r.error is None]
         samples = np.array([r.n_samples for r in ok], dtype=float)
         cost = float(np.dot(samples, [r.cost for r in ok]) / samples.sum()) if ok else float("nan")
-        main, version = _get_main(self.coordinator)
-        metric = None
+        metric, version = None, self.host.version
         if self.eval_data is not None:
+            main, version = self.host.parameters()
             self.main_model.set_model_parameters(main)
             metric = float(self.main_model.score(*self.eval_data))
         record = RoundRecord(
@@ -457,7 +424,7 @@ class _Loop:
         busy: set[int] = set()
         for index in range(self.first_round, rounds):
             started = time.perf_counter()
-            main, version = self._main_vector()
+            main, version = self.host.main()
             handle = self.backend.broadcast(main, version)
             targets = [c for c in self._alive(n_children) if c not in busy]
             for child in targets:
@@ -466,12 +433,10 @@ class _Loop:
             results, failures, late = self._collect(
                 version, busy, len(targets), min(quorum, len(targets)), round_timeout
             )
-            for result in results:  # in child order
-                self._push(result)
-            self._close_round()
+            push_ids = [(r.child, self.in_flight[r.child]) for r in results]
+            self.host.push_round(results, push_ids, self._position(index + 1))  # child order
             dropped = late + len(targets) - len(results) - len(failures)
             self._record(index, results, dropped, failures, [], started)
-            self._checkpoint(index + 1)
             if bar is not None:
                 bar.update()
 
@@ -497,7 +462,7 @@ class _Loop:
 
     def run_async(self, rounds, n_children, max_staleness, bar) -> None:
         budget = (rounds - self.first_round) * n_children
-        main, version = self._main_vector()
+        main, version = self.host.main()
         handles = {version: self.backend.broadcast(main, version)}
         for child in self._alive(n_children):
             self._submit(child, handles[version])
@@ -511,15 +476,16 @@ class _Loop:
                     self._failed(result, failures)
                     self._alive(n_children)
                     continue
-                lag = self.coordinator.version - result.version
+                lag = self.host.version - result.version
                 if max_staleness is not None and lag > max_staleness:
                     dropped += 1
                 else:
-                    self._push(result)
+                    push_id = (result.child, self.in_flight[result.child])
+                    self.host.push(result, push_id, self._position(index))
                     staleness.append(lag)
                 window.append(result)
                 if submitted < budget:
-                    main, version = self._main_vector()
+                    main, version = self.host.main()
                     if version not in handles:
                         handles = {version: self.backend.broadcast(main, version)}
                     self._submit(result.child, handles[version])
@@ -528,7 +494,6 @@ class _Loop:
                 if len(window) == n_children or in_flight == 0:
                     self._record_window(index, window, dropped, failures, staleness, started)
                     index += 1
-                    self._checkpoint(index)
                     window, failures, staleness, dropped = [], [], [], 0
                     started = time.perf_counter()
                     if bar is not None:
@@ -538,7 +503,7 @@ class _Loop:
 
     def _record_window(self, index, window, dropped, failures, staleness, started) -> None:
         """Record an async round; on the gradients path the server counts stale drops."""
-        if self.is_gradients:
-            dropped = self.coordinator.stats.dropped_stale - self._dropped_before
-            self._dropped_before += dropped
+        stale = self.host.dropped_stale()
+        if stale:
+            dropped, self._dropped_before = stale - self._dropped_before, stale
         self._record(index, window, dropped, failures, staleness, started)

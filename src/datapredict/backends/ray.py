@@ -42,17 +42,19 @@ import os
 import socket
 import traceback
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from datapredict._validation import check_float, check_int, option_error
 from datapredict.backends.base import ChildResult, ChildSpec, ChildWorker
+from datapredict.backends.coordinator import Checkpointer, LocalCoordinator
 from datapredict.backends.inline import run_safely
 from datapredict.errors import ChildFailureError, InvalidOptionError, MissingDependencyError
 from datapredict.parameters import Layout
 
-__all__ = ["RayBackend"]
+__all__ = ["RayBackend", "RayCoordinator"]
 
 logger = logging.getLogger("datapredict")
 _OWNER = "RayBackend"
@@ -81,11 +83,16 @@ class _ChildActor:
         self._worker = ChildWorker(ray.get(boxed_spec[0]))
         self._layout = layout
 
-    def work(self, main: np.ndarray, version: int, seq: int) -> ChildResult:
-        """One unit of work from ``main`` (resolved from the object store, read-only)."""
+    def work(self, main: np.ndarray, version: int) -> tuple[ChildResult, Any]:
+        """One unit of work from ``main`` (resolved from the object store, read-only).
+
+        Returns the result's metadata and its flat payload as two objects, so the payload
+        goes from this actor to the coordinator's through the object store without
+        passing through the driver.
+        """
         result = run_safely(self._worker, main, version, self._layout)
-        result.seq = seq
-        return result
+        payload, result.payload = result.payload, None
+        return result, payload
 
     def ping(self) -> int:
         """The child's index, once its constructor has run."""
@@ -110,7 +117,7 @@ class _ChildActor:
         }
 
 
-_REMOTE_CLASS: dict[int, Any] = {}
+_REMOTE_CLASS: dict[Any, Any] = {}
 
 
 def _remote_class(ray) -> Any:
@@ -172,6 +179,10 @@ class RayBackend:
         Resources each child actor reserves. The small CPU default lets several children
         share a core (numpy kernels are fast; four children fit on two CPUs); raise it to
         spread children over machines.
+    coordinator_num_cpus : float, default=0
+        CPUs the coordinator's actor reserves. Its work is a few vector operations per
+        push, so by default it reserves none and is always placed; it runs where Ray
+        puts it (restarted by Ray after a crash, from its checkpoint).
     max_restarts : int, default=3
         How often Ray restarts a child whose process died (-1: without limit). A
         restarted child rebuilds its model and shard and retries the push in flight.
@@ -213,7 +224,8 @@ class RayBackend:
     Notes
     -----
     ``actors`` lists the children's actor handles while the job runs (index = child),
-    e.g. to kill one from a ``train_distributed`` callback in a test.
+    e.g. to kill one from a ``train_distributed`` callback in a test; ``coordinator`` is
+    the :class:`RayCoordinator` (its ``actor`` the coordinator's actor handle).
     """
 
     def __init__(
@@ -221,6 +233,7 @@ class RayBackend:
         address: str | None = None,
         num_cpus: float = 0.5,
         num_gpus: float = 0,
+        coordinator_num_cpus: float = 0.0,
         max_restarts: int = 3,
         max_task_retries: int | None = None,
         resources: Mapping[str, float] | None = None,
@@ -235,6 +248,9 @@ class RayBackend:
         self.address = _check_address(address)
         self.num_cpus = check_float(_OWNER, "num_cpus", num_cpus, low=0)
         self.num_gpus = check_float(_OWNER, "num_gpus", num_gpus, low=0)
+        self.coordinator_num_cpus = check_float(
+            _OWNER, "coordinator_num_cpus", coordinator_num_cpus, low=0
+        )
         self.max_restarts = check_int(_OWNER, "max_restarts", max_restarts, minimum=-1)
         if max_task_retries is None:
             max_task_retries = 0 if self.max_restarts == 0 else -1
@@ -263,10 +279,10 @@ class RayBackend:
             _OWNER, "connect_timeout", connect_timeout, low=0, low_open=True
         )
         self._owns_ray = False
+        self.coordinator: RayCoordinator | None = None
         self._actors: list[Any] = []
         self._spec_refs: list[Any] = []
         self._in_flight: dict[Any, tuple[int, int]] = {}
-        self._seq: list[int] = []
 
     def __repr__(self) -> str:
         return (
@@ -361,7 +377,6 @@ class RayBackend:
         actor_class = _remote_class(ray).options(**options)
         self._spec_refs = [ray.put(spec) for spec in specs]
         self._actors = [actor_class.remote([ref], layout) for ref in self._spec_refs]
-        self._seq = [0] * len(specs)
         self._in_flight = {}
         pings = {actor.ping.remote(): i for i, actor in enumerate(self._actors)}
         try:
@@ -398,16 +413,46 @@ class RayBackend:
             len(set(self.node_ids(timeout=self.start_timeout))),
         )
 
-    def broadcast(self, main: np.ndarray, version: int) -> tuple[Any, int]:
-        """Put ``main`` in the object store once; every child of this version gets the ref."""
+    def broadcast(self, main: Any, version: int) -> tuple[Any, int]:
+        """Every child of this version gets one reference to ``main`` in the object store.
+
+        ``main`` is already there when it comes from the coordinator actor (an ObjectRef);
+        an array is put once.
+        """
+        if isinstance(main, self._ray.ObjectRef):
+            return main, version
         return self._ray.put(main), version
+
+    def host_coordinator(
+        self, make_coordinator: Any, main: np.ndarray, layout: Layout, checkpointer: Checkpointer
+    ) -> RayCoordinator:
+        """Run the coordinator as a Ray actor (see :class:`RayCoordinator`)."""
+        self.coordinator = RayCoordinator(
+            self._ray,
+            make_coordinator,
+            main,
+            layout,
+            checkpointer,
+            self._coordinator_options(),
+            self.start_timeout,
+        )
+        return self.coordinator
+
+    def _coordinator_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            "num_cpus": self.coordinator_num_cpus,
+            "max_restarts": -1,
+            "max_task_retries": -1,
+        }
+        if self.runtime_env:
+            options["runtime_env"] = self.runtime_env
+        return options
 
     def submit(self, child: int, handle: tuple[Any, int]) -> None:
         """Ask ``child``'s actor for one unit of work from the published parameters."""
         ref, version = handle
-        self._seq[child] += 1
-        result = self._actors[child].work.remote(ref, version, self._seq[child])
-        self._in_flight[result] = (child, version)
+        meta, payload = self._actors[child].work.options(num_returns=2).remote(ref, version)
+        self._in_flight[meta] = (child, version, payload)
 
     def wait(self, timeout: float | None) -> list[ChildResult]:
         """Block until a push is ready (or ``timeout``); a dead actor becomes a failure."""
@@ -417,9 +462,12 @@ class RayBackend:
         ready, _ = ray.wait(list(self._in_flight), num_returns=1, timeout=timeout)
         results = []
         for ref in ready:
-            child, version = self._in_flight.pop(ref)
+            child, version, payload = self._in_flight.pop(ref)
             try:
-                results.append(ray.get(ref))
+                result = ray.get(ref)
+                if result.error is None:
+                    result.payload = payload  # an ObjectRef: the coordinator actor resolves it
+                results.append(result)
             except ray.exceptions.RayActorError as error:
                 results.append(
                     self._failure(child, version, f"its Ray actor died ({_short(error)})")
@@ -441,9 +489,147 @@ class RayBackend:
             except Exception as error:  # an already-dead actor, a lost connection
                 logger.debug("Ray backend: killing an actor failed: %s", error)
         self._actors, self._spec_refs, self._in_flight = [], [], {}
+        self.coordinator = None
         if self._blas_limits is not None:
             self._blas_limits.restore_original_limits()
             self._blas_limits = None
         if self._owns_ray:
             self._owns_ray = False
             ray.shutdown()
+
+
+class _CoordinatorActor:
+    """The body of the coordinator's Ray actor: a :class:`LocalCoordinator` inside it.
+
+    Restarted by Ray after a crash, it reloads its checkpoint, and a sync round that the
+    checkpoint already holds is not applied again when its call is retried.
+    """
+
+    def __init__(self, make_coordinator, main, layout, directory, every) -> None:
+        import ray
+
+        self._local = LocalCoordinator(
+            make_coordinator, main, layout, Checkpointer(directory, every)
+        )
+        self._done_round = -1
+        restarted = ray.get_runtime_context().was_current_actor_reconstructed
+        if restarted and self._local.checkpointer.exists():
+            position = self._local.resume(directory)
+            self._done_round = position["round"] - 1
+            logger.warning(
+                "coordinator restarted from its checkpoint at round %d", position["round"]
+            )
+
+    def _latest(self) -> tuple[int, np.ndarray]:
+        main, version = self._local.main()
+        return version, main
+
+    def main(self) -> tuple[int, np.ndarray]:
+        """The version and the main flat vector (two returned objects)."""
+        return self._latest()
+
+    def push(self, result, payload, push_id, extra) -> tuple[int, np.ndarray]:
+        """Apply one push (its payload resolved from the object store); return the new main."""
+        result.payload = payload
+        self._local.push(result, push_id, extra)
+        return self._latest()
+
+    def push_round(self, results, payloads, push_ids, extra) -> tuple[int, np.ndarray]:
+        """Apply a sync round once (a retried call for a checkpointed round is a no-op)."""
+        import ray
+
+        if extra["round"] - 1 > self._done_round:
+            for result, payload in zip(results, ray.get(payloads), strict=True):
+                result.payload = payload
+            self._local.push_round(results, push_ids, extra)
+            self._done_round = extra["round"] - 1
+        return self._latest()
+
+    def parameters(self):
+        return self._local.parameters()
+
+    def dropped_stale(self) -> int:
+        return self._local.dropped_stale()
+
+    def resume(self, directory: str) -> dict[str, int]:
+        position = self._local.resume(directory)
+        self._done_round = position["round"] - 1
+        return position
+
+    def pid(self) -> int:
+        """The actor's process id (tests use it to see a restart)."""
+        return os.getpid()
+
+
+class RayCoordinator:
+    """The driver's handle on the coordinator's Ray actor (same interface as
+    :class:`~datapredict.backends.coordinator.LocalCoordinator`).
+
+    Children's payloads go to the actor as object references; the actor returns the
+    new main vector as an object, which the driver hands to children by reference. So
+    no large array passes through the driver. The actor checkpoints itself as it
+    applies updates and, with ``max_restarts=-1``, is restarted by Ray after a crash,
+    reloads its checkpoint, and the calls in flight are retried.
+    """
+
+    def __init__(
+        self, ray, make_coordinator, main, layout, checkpointer, options, start_timeout
+    ) -> None:
+        self._ray = ray
+        directory = None if checkpointer.directory is None else str(checkpointer.directory)
+        actor_class = _remote_coordinator(ray).options(**options)
+        self.actor = actor_class.remote(
+            make_coordinator, main, layout, directory, checkpointer.every
+        )
+        self._latest = self.actor.main.options(num_returns=2).remote()
+        ready, _ = ray.wait([self._latest[0]], timeout=start_timeout)
+        if not ready:
+            ray.kill(self.actor)
+            raise ChildFailureError(
+                f"RayBackend: the coordinator actor was not placed within {start_timeout:g} s "
+                f"(num_cpus={options['num_cpus']:g}); the cluster has {ray.cluster_resources()}"
+            )
+
+    @property
+    def version(self) -> int:
+        """The version after the last update sent (waits for it)."""
+        return self._ray.get(self._latest[0])
+
+    def main(self) -> tuple[Any, int]:
+        """A reference to the latest main vector, and its version."""
+        version_ref, main_ref = self._latest
+        return main_ref, self._ray.get(version_ref)
+
+    def parameters(self) -> tuple[Any, int]:
+        return self._ray.get(self.actor.parameters.remote())
+
+    def dropped_stale(self) -> int:
+        return self._ray.get(self.actor.dropped_stale.remote())
+
+    def push(self, result: ChildResult, push_id, extra) -> None:
+        meta = replace(result, payload=None)
+        call = self.actor.push.options(num_returns=2)
+        self._latest = call.remote(meta, result.payload, push_id, extra)
+
+    def push_round(self, results, push_ids, extra) -> None:
+        metas = [replace(r, payload=None) for r in results]
+        call = self.actor.push_round.options(num_returns=2)
+        self._latest = call.remote(metas, [r.payload for r in results], push_ids, extra)
+
+    def resume(self, directory) -> dict[str, int]:
+        position = self._ray.get(self.actor.resume.remote(str(directory)))
+        self._latest = self.actor.main.options(num_returns=2).remote()
+        return position
+
+    def close(self) -> None:
+        try:
+            self._ray.kill(self.actor)
+        except Exception as error:  # already dead, or the connection is gone
+            logger.debug("Ray backend: killing the coordinator failed: %s", error)
+
+
+def _remote_coordinator(ray) -> Any:
+    key = ("coordinator", id(ray))
+    if key not in _REMOTE_CLASS:
+        _REMOTE_CLASS[key] = ray.remote(_CoordinatorActor)
+    return _REMOTE_CLASS[key]

@@ -1,0 +1,113 @@
+"""The coordinator as a Ray actor: data bypasses the driver, and a crash is survived."""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+
+import numpy as np
+import pytest
+
+from datapredict import LogisticRegression, train_distributed
+from datapredict.datasets import load_dataset, split
+
+pytestmark = pytest.mark.ray
+
+GET_TIMEOUT = 60
+full_batch = partial(LogisticRegression, learning_rate=0.5)
+
+
+@pytest.fixture(scope="module")
+def shards():
+    data = load_dataset("digits")
+    return split(data.X[:900], data.y[:900], 3, how="iid", random_state=0)
+
+
+def _backend():
+    from datapredict.backends.ray import RayBackend
+
+    return RayBackend(num_cpus=0.5)
+
+
+def test_the_coordinator_runs_in_its_own_actor_process(ray_local, shards):
+    import os
+
+    backend = _backend()
+    seen = {}
+
+    def look(record):
+        if record.round == 0:
+            actor = backend.coordinator.actor
+            seen["pid"] = ray_local.get(actor.pid.remote(), timeout=GET_TIMEOUT)
+
+    train_distributed(full_batch, shards, rounds=2, backend=backend, callback=look)
+    assert seen["pid"] != os.getpid()
+    assert backend.coordinator is None  # released at close
+
+
+def _restarted_pid(ray, actor, old_pid: int) -> int:
+    for _ in range(600):
+        try:
+            pid = ray.get(actor.pid.remote(), timeout=GET_TIMEOUT)
+        except ray.exceptions.RayActorError:
+            time.sleep(0.05)
+            continue
+        if pid != old_pid:
+            return pid
+        time.sleep(0.05)
+    raise AssertionError("the coordinator actor was not restarted")
+
+
+@pytest.mark.parametrize(
+    ("strategy", "optimizer"), [("gradients", "fedadam"), ("model_parameters", None)]
+)
+def test_coordinator_killed_and_restarted_from_its_checkpoint_ends_like_an_unbroken_run(
+    ray_local, shards, tmp_path, strategy, optimizer
+):
+    options = {"strategy": strategy, "rounds": 6, "random_state": 0, "server_optimizer": optimizer}
+    unbroken = train_distributed(full_batch, shards, backend="inline", **options)
+    backend = _backend()
+    restarts = []
+
+    def kill_the_coordinator(record):
+        if record.round == 2:
+            actor = backend.coordinator.actor
+            pid = ray_local.get(actor.pid.remote(), timeout=GET_TIMEOUT)
+            ray_local.kill(actor, no_restart=False)
+            restarts.append(_restarted_pid(ray_local, actor, pid))
+
+    result = train_distributed(
+        full_batch,
+        shards,
+        backend=backend,
+        checkpoint_dir=tmp_path,
+        callback=kill_the_coordinator,
+        **options,
+    )
+    assert len(restarts) == 1
+    assert [r.round for r in result.history] == list(range(6))
+    np.testing.assert_array_equal(result.main_parameters, unbroken.main_parameters)
+
+
+def test_resume_from_a_checkpoint_on_ray_equals_inline(ray_local, shards, tmp_path):
+    options = {"strategy": "gradients", "rounds": 5, "random_state": 0}
+    unbroken = train_distributed(full_batch, shards, backend="inline", **options)
+
+    def crash(record):
+        if record.round == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_distributed(
+            full_batch,
+            shards,
+            backend=_backend(),
+            checkpoint_dir=tmp_path,
+            callback=crash,
+            **options,
+        )
+    resumed = train_distributed(
+        full_batch, shards, backend=_backend(), resume_from=tmp_path, **options
+    )
+    assert [r.round for r in resumed.history] == [2, 3, 4]
+    np.testing.assert_array_equal(resumed.main_parameters, unbroken.main_parameters)
