@@ -33,6 +33,7 @@ bench: $(VENV)/.test
 	$(BIN)/python bench/models.py
 	$(BIN)/python bench/distributed.py
 	$(BIN)/python bench/merge.py
+	$(BIN)/python bench/ray_backend.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .hypothesis demo_cost.png

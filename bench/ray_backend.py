@@ -9,8 +9,11 @@ and the same math, alternately repeat by repeat so that a noisy host slows both 
   with ``g = X.T @ (X @ w - y) / 32``, one gradient per update (async).
 - ours: ``train_distributed(strategy="gradients", mode="async", backend="ray")`` with
   ``LinearRegression(fit_intercept=False, learning_rate=16 / P)`` children (datapredict
-  models are float64, so the baseline is float64 too). The coordinator lives in the
-  driver; children are 0.5-CPU actors; one ``ray.put`` of the main vector per version.
+  models are float64, so the baseline is float64 too). The coordinator is an actor
+  (DistributedGradients inside); children are 0.5-CPU actors; payloads go child ->
+  object store -> coordinator, and the coordinator returns the new main vector as an
+  object that children get by reference (the driver moves only references and
+  metadata, so ``ray.put`` stays at 0).
   The backend limits the driver's BLAS pool to one thread during the job (its
   ``driver_blas_threads=1`` default, as Ray does for every actor); a second variant,
   "ours, BLAS unlimited" (``driver_blas_threads=None``), shows what the driver's
