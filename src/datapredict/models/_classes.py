@@ -95,7 +95,8 @@ def _class_index(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
     try:
         if classes.size == 2:
             index = labels == classes[1]
-            known = index | (labels == classes[0])
+            known = labels == classes[0]
+            known |= index
         else:
             index = np.clip(np.searchsorted(classes, labels), 0, classes.size - 1)
             known = classes[index] == labels
@@ -114,7 +115,9 @@ def encode(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """Targets matrix: (n, 1) of 0/1 for two classes, one-hot (n, K) otherwise."""
     index = _class_index(labels, classes)
     if classes.size == 2:
-        return index.astype(np.float64)[:, None]
+        Y = np.empty((labels.size, 1))
+        np.copyto(Y[:, 0], index)
+        return Y
     Y = np.zeros((labels.size, classes.size))
     Y[np.arange(labels.size), index] = 1.0
     return Y
