@@ -104,7 +104,6 @@ def _classification_jobs(
 
     merges = args.merge or list(DEFAULT_MERGES)
     optimizers = args.server_optimizer or []
-    backend_options = {"address": args.address} if args.backend == "ray" else None
     jobs = []
     for split, shards in shards_by_split.items():
         runs = [("gradients", "average", "-")]
@@ -132,7 +131,6 @@ def _classification_jobs(
                 random_state=args.seed,
                 local_iterations=iterations,
                 progress=False,
-                backend_options=backend_options,
             )
             job.seconds = time.perf_counter() - started
             job.score = result.model.score(X_test, y_test)
@@ -194,6 +192,15 @@ def _regression_mean_jobs(args) -> list[Job]:
         (y_test - y_test.mean()) ** 2
     )
     return [reference, *jobs]
+
+
+def _connect_ray(address: str | None):
+    """Connect once (or start one local Ray instance) for every job of the demo."""
+    from datapredict.backends.ray import RayBackend
+
+    cluster = RayBackend(address=address)
+    cluster.connect()
+    return cluster
 
 
 def _table(jobs: Sequence[Job], metric: str) -> str:
@@ -273,11 +280,16 @@ def demo(args: argparse.Namespace) -> int:
         f"{X.shape[1]} features), {args.children} children, {args.rounds} rounds, "
         f"backend={args.backend}, mode={args.mode}"
     )
+    cluster = _connect_ray(args.address) if args.backend == "ray" else None
     bar = _progress(n_jobs, args.quiet)
-    jobs = [_centralised(args, X, y, X_test, y_test, np.unique(data.y))]
-    jobs += _classification_jobs(args, data, shards_by_split, X_val, y_val, X_test, y_test, bar)
-    if bar is not None:
-        bar.close()
+    try:
+        jobs = [_centralised(args, X, y, X_test, y_test, np.unique(data.y))]
+        jobs += _classification_jobs(args, data, shards_by_split, X_val, y_val, X_test, y_test, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+        if cluster is not None:
+            cluster.close()
     print("\nClassification (test accuracy):")
     print(_table(jobs, "accuracy"))
     print("\nRegression on diabetes (test R²): regression_mean recovers the centralised fit")

@@ -41,6 +41,7 @@ import math
 import os
 import socket
 import traceback
+import warnings
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -127,6 +128,11 @@ def _remote_class(ray) -> Any:
     return _REMOTE_CLASS[key]
 
 
+def _even_share(total_cpus: float, n_children: int) -> float:
+    """CPUs per child so that every child fits: an even share, at most 1, at least 0.01."""
+    return max(0.01, min(1.0, math.floor(100 * total_cpus / n_children) / 100))
+
+
 def _split_address(address: str) -> tuple[str, int] | None:
     """``(host, port)`` of a ``"HOST:PORT"`` or ``"ray://HOST:PORT"`` address, else None."""
     rest = address.removeprefix("ray://")
@@ -175,10 +181,12 @@ class RayBackend:
         one (shut down again by :meth:`close`). ``"auto"`` joins the cluster running on
         this machine, ``"HOST:PORT"`` the cluster whose head is there, ``"ray://HOST:PORT"``
         goes through Ray Client; ``"local"`` always starts a new local instance.
-    num_cpus, num_gpus : float, default=0.5 and 0
-        Resources each child actor reserves. The small CPU default lets several children
-        share a core (numpy kernels are fast; four children fit on two CPUs); raise it to
-        spread children over machines.
+    num_cpus : float, optional
+        CPUs each child actor reserves. By default the children share the cluster's CPUs
+        evenly, at most one each (five children on two CPUs reserve 0.4 each); set it to
+        1 or more to spread children over machines.
+    num_gpus : float, default=0
+        GPUs each child actor reserves.
     coordinator_num_cpus : float, default=0
         CPUs the coordinator's actor reserves. Its work is a few vector operations per
         push, so by default it reserves none and is always placed; it runs where Ray
@@ -231,7 +239,7 @@ class RayBackend:
     def __init__(
         self,
         address: str | None = None,
-        num_cpus: float = 0.5,
+        num_cpus: float | None = None,
         num_gpus: float = 0,
         coordinator_num_cpus: float = 0.0,
         max_restarts: int = 3,
@@ -246,7 +254,9 @@ class RayBackend:
     ) -> None:
         self._ray = _import_ray()
         self.address = _check_address(address)
-        self.num_cpus = check_float(_OWNER, "num_cpus", num_cpus, low=0)
+        self.num_cpus = (
+            None if num_cpus is None else check_float(_OWNER, "num_cpus", num_cpus, low=0)
+        )
         self.num_gpus = check_float(_OWNER, "num_gpus", num_gpus, low=0)
         self.coordinator_num_cpus = check_float(
             _OWNER, "coordinator_num_cpus", coordinator_num_cpus, low=0
@@ -286,7 +296,7 @@ class RayBackend:
 
     def __repr__(self) -> str:
         return (
-            f"RayBackend(address={self.address!r}, num_cpus={self.num_cpus:g}, "
+            f"RayBackend(address={self.address!r}, num_cpus={self.num_cpus!r}, "
             f"num_gpus={self.num_gpus:g}, max_restarts={self.max_restarts})"
         )
 
@@ -302,7 +312,12 @@ class RayBackend:
         return ray.get([actor.node_id.remote() for actor in self._actors], timeout=timeout)
 
     # -------------------------------------------------------------- connecting
-    def _connect(self) -> None:
+    def connect(self) -> None:
+        """Connect to the cluster at ``address`` (or start a local instance) now.
+
+        :meth:`start` does this itself; calling it first lets several jobs share one
+        instance (``RayBackend()`` reuses a connected instance), as the demo does.
+        """
         ray = self._ray
         address = self.address
         if ray.is_initialized():
@@ -342,7 +357,7 @@ class RayBackend:
     # ----------------------------------------------------------------- backend
     def start(self, specs: list[ChildSpec], layout: Layout) -> None:
         """Connect to (or start) Ray and create one actor per child; wait until all are built."""
-        self._connect()
+        self.connect()
         try:
             self._limit_driver_blas()
             self._create(specs, layout)
@@ -362,6 +377,8 @@ class RayBackend:
 
     def _create(self, specs: list[ChildSpec], layout: Layout) -> None:
         ray = self._ray
+        if self.num_cpus is None:
+            self.num_cpus = _even_share(ray.cluster_resources().get("CPU", 1.0), len(specs))
         options: dict[str, Any] = {
             "num_cpus": self.num_cpus,
             "num_gpus": self.num_gpus,
@@ -512,7 +529,9 @@ class _CoordinatorActor:
             make_coordinator, main, layout, Checkpointer(directory, every)
         )
         self._done_round = -1
-        restarted = ray.get_runtime_context().was_current_actor_reconstructed
+        with warnings.catch_warnings():  # Ray's own deprecation notice inside this property
+            warnings.simplefilter("ignore")
+            restarted = ray.get_runtime_context().was_current_actor_reconstructed
         if restarted and self._local.checkpointer.exists():
             position = self._local.resume(directory)
             self._done_round = position["round"] - 1
