@@ -109,10 +109,6 @@ class ChildWorker:
             seconds=time.perf_counter() - started,
         )
 
-    def ping(self) -> int:
-        """Liveness check (used by backends that restart children)."""
-        return self.index
-
 
 def _accepts_random_state(model: Any) -> bool:
     params = getattr(model, "get_params", None)

@@ -84,3 +84,8 @@ def to_vector(layout: Layout, params: ModelParameters, name: str, *, copy: bool)
     if not finite:
         check_finite_vector(vector, name)  # raises, naming how many values are bad
     return vector
+
+
+def restore_vector(layout: Layout, main: np.ndarray) -> np.ndarray:
+    """Validate a checkpointed flat main vector against ``layout``; return a finite copy."""
+    return to_vector(layout, layout.unflatten(np.asarray(main)), "main", copy=True)

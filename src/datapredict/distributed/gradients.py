@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from datapredict._validation import check_choice, check_float, check_int
-from datapredict.distributed._door import to_vector
+from datapredict.distributed._door import restore_vector, to_vector
 from datapredict.distributed._worker import BackgroundWorker
 from datapredict.errors import InvalidOptionError, NotInitializedError
 from datapredict.merge.rules import resolve_rule
@@ -320,9 +320,7 @@ class DistributedGradients:
             raise NotInitializedError(
                 "load_state_dict: set_model_parameters first (for the layout)"
             )
-        main = to_vector(
-            self._layout, self._layout.unflatten(np.asarray(state["main"])), "main", copy=True
-        )
+        main = restore_vector(self._layout, state["main"])
         with self._lock:
             self._main = main
             self._stats.version = int(state["version"])

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from datapredict._validation import check_int
-from datapredict.distributed._door import to_vector
+from datapredict.distributed._door import restore_vector, to_vector
 from datapredict.distributed._worker import BackgroundWorker
 from datapredict.distributed.merger import ModelParametersMerger
 from datapredict.errors import (
@@ -271,9 +271,7 @@ class DistributedModelParameters:
             raise NotInitializedError(
                 "load_state_dict: set_main_model_parameters first (for the layout)"
             )
-        main = to_vector(
-            self._layout, self._layout.unflatten(np.asarray(state["main"])), "main", copy=True
-        )
+        main = restore_vector(self._layout, state["main"])
         with self._lock:
             self._main, self._version = main, int(state["version"])
             self._count, self._optimizer_state = int(state["count"]), state["optimizer_state"]
