@@ -111,14 +111,18 @@ def _class_index(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
     return index
 
 
-def encode(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """Targets matrix: (n, 1) of 0/1 for two classes, one-hot (n, K) otherwise."""
+def encode(labels: np.ndarray, classes: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Targets matrix: (n, 1) of 0/1 for two classes, one-hot (n, K) otherwise.
+
+    ``out``, a float64 array of that shape, receives the matrix if given.
+    """
     index = _class_index(labels, classes)
+    shape = (labels.size, outputs_for(classes))
+    Y = np.empty(shape) if out is None else out
     if classes.size == 2:
-        Y = np.empty((labels.size, 1))
         np.copyto(Y[:, 0], index)
         return Y
-    Y = np.zeros((labels.size, classes.size))
+    Y.fill(0.0)
     Y[np.arange(labels.size), index] = 1.0
     return Y
 
@@ -145,13 +149,39 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return shifted
 
 
-def _binary_cross_entropy(z: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
+# Above this logit, exp overflows float64 (at 709.78); the fast binary loss needs exp(z).
+_EXP_SAFE_LOGIT = 700.0
+
+
+def _binary_cross_entropy(
+    z: np.ndarray, Y: np.ndarray, work: np.ndarray | None
+) -> tuple[float, np.ndarray]:
     """Sigmoid cross-entropy of logits ``z`` (n, 1); ``z`` is overwritten by the gradient.
 
+    With ``e = exp(z)``: the loss is ``log(1 + e) - y z`` and its derivative
+    ``e / (1 + e) - y``, one exp, one log and one division over the rows. ``work``
+    (like ``z``, or ``None`` for a fresh array) holds ``1 + e``. Logits above
+    ``_EXP_SAFE_LOGIT``, where ``e`` would overflow, take :func:`_stable_binary_cross_entropy`.
+    """
+    if z.max() > _EXP_SAFE_LOGIT:
+        return _stable_binary_cross_entropy(z, Y)
+    n = z.shape[0]
+    linear = float(np.vdot(Y, z))
+    np.exp(z, out=z)
+    work = np.add(z, 1.0, out=work)
+    np.divide(z, work, out=z)
+    np.log(work, out=work)
+    cost = float(work.sum()) - linear
+    z -= Y
+    z *= 1.0 / n
+    return cost / n, z
+
+
+def _stable_binary_cross_entropy(z: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
+    """:func:`_binary_cross_entropy` for any logits, in place in ``z``; a few passes slower.
+
     With ``d = 1 + exp(-|z|)``: ``log(1 + exp(z)) = max(z, 0) + log(d)`` and
-    ``sigmoid(z) - 1/2 = sign(z) * (1/d - 1/2)``, both stable for any ``z``. Every
-    pass happens inside ``z`` (on large data a fresh temporary can cost more, in page
-    faults, than the arithmetic) and none is masked (``where=`` loops are slow).
+    ``sigmoid(z) - 1/2 = sign(z) * (1/d - 1/2)``, neither of which can overflow.
     """
     n = z.shape[0]
     sign = (z < 0).view(np.int8)  # 1 where negative, then 1 - 2 * that: -1 or +1
@@ -175,16 +205,19 @@ def _binary_cross_entropy(z: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarr
     return cost / n, z
 
 
-def cross_entropy(Z: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
+def cross_entropy(
+    Z: np.ndarray, Y: np.ndarray, work: np.ndarray | None = None
+) -> tuple[float, np.ndarray]:
     """Mean cross-entropy of logits ``Z`` against targets ``Y`` and its gradient w.r.t. ``Z``.
 
-    One column: binary (sigmoid) cross-entropy against 0/1 ``Y``, and ``Z`` is
-    overwritten by the gradient it returns; several: softmax cross-entropy against
-    one-hot ``Y``. The gradient is already divided by the number of rows.
+    One column: binary (sigmoid) cross-entropy against 0/1 ``Y``; ``Z`` is overwritten
+    by the gradient it returns and ``work``, an optional array like ``Z``, by
+    intermediate values. Several: softmax cross-entropy against one-hot ``Y``. The
+    gradient is already divided by the number of rows.
     """
     n = Z.shape[0]
     if Z.shape[1] == 1:
-        return _binary_cross_entropy(Z, Y)
+        return _binary_cross_entropy(Z, Y, work)
     shift = Z.max(axis=1, keepdims=True)
     log_norm = np.log(np.exp(Z - shift).sum(axis=1, keepdims=True)) + shift
     cost = float(np.sum(log_norm - np.sum(Y * Z, axis=1, keepdims=True))) / n
@@ -243,7 +276,7 @@ class ClassifierMixin:
         classes = resolve_classes(self.classes_, self._options["classes"], labels)
         if self._flat is not None:
             check_outputs(self._output_count(), classes, type(self).__name__)
-        Y = encode(labels, classes)
+        Y = encode(labels, classes, self._scratch("targets", (labels.size, outputs_for(classes))))
         if self._flat is not None:
             self.classes_ = classes
         return Y

@@ -8,13 +8,18 @@ from datapredict.errors import ParameterStructureError
 from datapredict.parameters import Layout
 
 
-def affine(W: np.ndarray, X: np.ndarray, fit_intercept: bool) -> np.ndarray:
-    """Return ``X @ W[1:] + W[0]`` (or ``X @ W`` without intercept), shape (n, n_outputs)."""
-    if fit_intercept:
-        Z = X @ W[1:]
-        Z += W[0]
-        return Z
-    return X @ W
+def affine(
+    W: np.ndarray, X: np.ndarray, fit_intercept: bool, out: np.ndarray | None = None
+) -> np.ndarray:
+    """Return ``X @ W[1:] + W[0]`` (or ``X @ W`` without intercept), shape (n, n_outputs).
+
+    ``out``, a C-contiguous float64 array of that shape, receives the result if given.
+    """
+    if not fit_intercept:
+        return np.matmul(X, W, out=out)
+    Z = np.matmul(X, W[1:], out=out)
+    Z += W[0]
+    return Z
 
 
 def column_sums(R: np.ndarray) -> np.ndarray:

@@ -30,6 +30,7 @@ from datapredict.errors import (
     NonFiniteError,
     NotInitializedError,
 )
+from datapredict.models._scratch import Scratch
 from datapredict.models.optimizers import STEP_RULES
 from datapredict.parameters import Layout, ModelParameters, check_finite, copy_parameters
 
@@ -152,6 +153,7 @@ class GradientModel:
         self._n_features: int | None = None
         self._saved_step: np.ndarray | None = None
         self._are_gradients_saved = False
+        self._scratch = Scratch()
         self._reset_training_state()
 
     # ----------------------------------------------------------------- options
@@ -252,10 +254,12 @@ class GradientModel:
         # rather than letting copy/pickle turn them into independent arrays.
         state = self.__dict__.copy()
         state.pop("_params", None)
+        state.pop("_scratch", None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self._scratch = Scratch()
         if self._flat is not None:
             self._params = self._layout.unflatten(self._flat)
 

@@ -103,7 +103,7 @@ class LinearRegression(GradientModel):
     def cost_and_gradient(self, params, X, Y):
         """Squared-error cost ``sum(R**2) / (2n)`` and its gradient, ``R = X W - Y``."""
         fit_intercept = self._options["fit_intercept"]
-        R = affine(params, X, fit_intercept)
+        R = affine(params, X, fit_intercept, out=self._scratch("residual", Y.shape))
         R -= Y
         cost = 0.5 * float(np.vdot(R, R)) / X.shape[0]
         R /= X.shape[0]

@@ -77,7 +77,9 @@ class LogisticRegression(ClassifierMixin, GradientModel):
     def cost_and_gradient(self, params, X, Y):
         """Mean cross-entropy of ``Y`` under the model and its gradient."""
         fit_intercept = self._options["fit_intercept"]
-        cost, dZ = cross_entropy(affine(params, X, fit_intercept), Y)
+        shape = (X.shape[0], params.shape[1])
+        logits = affine(params, X, fit_intercept, out=self._scratch("logits", shape))
+        cost, dZ = cross_entropy(logits, Y, work=self._scratch("work", shape))
         return cost, affine_gradient(X, dZ, fit_intercept)
 
     def _logits(self, X: Any) -> np.ndarray:
