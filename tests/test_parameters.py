@@ -206,6 +206,36 @@ def test_flatten_into_out_writes_only_valid_parameters(example_arrays):
     np.testing.assert_array_equal(out[:6], example_arrays[0].ravel())
 
 
+def test_flatten_without_copy_views_one_contiguous_array():
+    matrix = np.arange(6.0).reshape(3, 2)
+    layout = Layout.from_template(matrix)
+
+    flat = layout.flatten(matrix, copy=False)
+    assert np.shares_memory(flat, matrix) and flat.shape == (6,)
+    assert not np.shares_memory(layout.flatten(matrix), matrix)
+    np.testing.assert_array_equal(flat, matrix.ravel())
+
+
+@pytest.mark.parametrize(
+    "params",
+    [np.asfortranarray(np.arange(6.0).reshape(3, 2)), np.arange(6, dtype=np.float32).reshape(3, 2)],
+    ids=["not C-contiguous", "other float dtype"],
+)
+def test_flatten_without_copy_still_copies_what_it_cannot_view(params):
+    layout = Layout.from_template(np.zeros((3, 2)))
+    flat = layout.flatten(params, copy=False)
+    assert not np.shares_memory(flat, params) and flat.dtype == np.float64
+    np.testing.assert_array_equal(flat, np.asarray(params, dtype=np.float64).ravel())
+
+
+def test_flatten_without_copy_still_checks_the_structure(example_arrays):
+    layout = Layout.from_template(example_arrays)
+    with pytest.raises(ParameterStructureError, match="shape"):
+        layout.flatten([example_arrays[0], example_arrays[0], example_arrays[2]], copy=False)
+    with pytest.raises(ParameterStructureError, match="shape"):
+        Layout.from_template(np.zeros((3, 2))).flatten(np.zeros((2, 3)), copy=False)
+
+
 @pytest.mark.parametrize(
     "out",
     [np.empty(3), np.empty(19, np.float32), np.empty((19, 1)), [0.0] * 19],

@@ -220,7 +220,12 @@ class Layout:
         return out
 
     def flatten(
-        self, params: ModelParameters, name: str = "parameters", out: np.ndarray | None = None
+        self,
+        params: ModelParameters,
+        name: str = "parameters",
+        out: np.ndarray | None = None,
+        *,
+        copy: bool = True,
     ) -> np.ndarray:
         """Validate ``params`` and copy them into one contiguous vector of ``self.dtype``.
 
@@ -233,12 +238,26 @@ class Layout:
         out : ndarray of shape (P,) and dtype ``self.dtype``, optional
             Where to write; a new vector is allocated when omitted. Nothing is written
             unless ``params`` passes the check.
+        copy : bool, default=True
+            ``False`` returns a flat view of ``params`` instead of a copy when it is a
+            single C-contiguous array of ``self.dtype`` (and ``out`` is not given); other
+            structures are always copied.
 
         Returns
         -------
         ndarray of shape (P,)
             ``out`` if given, else a new vector.
         """
+        if (
+            not copy
+            and out is None
+            and self.kind == "array"
+            and type(params) is np.ndarray
+            and params.shape == self.shapes[0]
+            and params.dtype == self.dtype
+            and params.flags.c_contiguous
+        ):
+            return params.reshape(-1)  # a view; what check() would accept, checked faster
         if out is not None:
             self._check_out(out)
         arrays = self.check(params, name)

@@ -102,7 +102,7 @@ class ChildWorker:
         )
         return ChildResult(
             child=self.index,
-            payload=layout.flatten(pushed, "pushed"),
+            payload=layout.flatten(pushed, "pushed", copy=False),  # already a copy
             version=version,
             n_samples=len(self.X),
             cost=float(costs[0]) if costs.size else float("nan"),

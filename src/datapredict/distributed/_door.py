@@ -64,18 +64,7 @@ def to_vector(layout: Layout, params: ModelParameters, name: str, *, copy: bool)
         When False, a single contiguous array of the layout's dtype is returned as a
         view (no copy); other structures are always copied into a new vector.
     """
-    if (
-        layout.kind == "array"
-        and type(params) is np.ndarray
-        and params.shape == layout.shapes[0]
-        and params.dtype == layout.dtype
-        and params.flags.c_contiguous
-    ):
-        vector = params.ravel()  # a view: params is C-contiguous
-        if copy:
-            vector = vector.copy()
-    else:
-        vector = layout.flatten(params, name)
+    vector = layout.flatten(params, name, copy=copy)
     # is_finite_fast, inlined for small vectors (a call is ~5% of a small push)
     if vector.size <= _ONE_THREAD_BLAS:
         finite = math.isfinite(np.vdot(vector, vector))

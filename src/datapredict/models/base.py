@@ -404,7 +404,7 @@ class GradientModel:
     def _objective(self, X: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
         """Cost and flat gradient at the current parameters, penalties included."""
         cost, gradient = self.cost_and_gradient(self._params, X, Y)
-        gradient = self._layout.flatten(gradient, "gradient")
+        gradient = self._layout.flatten(gradient, "gradient", copy=False)  # ours: no copy
         l1, l2 = self._options["l1"], self._options["l2"]
         if l1 or l2:
             penalised = self._flat * self._penalty
