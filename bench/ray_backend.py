@@ -269,6 +269,19 @@ def timed_backend(times: DriverTimes, driver_blas_threads: int | None):
             times.child.extend(r.seconds for r in results)
             return results
 
+        def stream_async(self, *args):
+            events = super().stream_async(*args)
+            while True:
+                started = time.perf_counter()
+                try:
+                    arrivals, lost = next(events)
+                except StopIteration:
+                    return
+                finally:
+                    times.wait += time.perf_counter() - started
+                times.child.extend(a.result.seconds for a in arrivals)
+                yield arrivals, lost
+
     return TimedRayBackend(num_cpus=0.5, driver_blas_threads=driver_blas_threads)
 
 

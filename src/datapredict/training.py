@@ -384,11 +384,13 @@ class _Loop:
     def _position(self, next_round: int) -> dict[str, int]:
         return {"round": next_round, "next_seq": self.next_seq}
 
-    def _record(self, index, results, dropped, failures, staleness, started) -> None:
+    def _record(self, index, results, dropped, failures, staleness, started, version=None) -> None:
         ok = [r for r in results if r.error is None]
         samples = np.array([r.n_samples for r in ok], dtype=float)
         cost = float(np.dot(samples, [r.cost for r in ok]) / samples.sum()) if ok else float("nan")
-        metric, version = None, self.host.version
+        metric = None
+        if version is None:
+            version = self.host.version
         if self.eval_data is not None:
             main, version = self.host.parameters()
             self.main_model.set_model_parameters(main)
@@ -461,6 +463,9 @@ class _Loop:
         return sorted(results, key=lambda r: r.child), failures, late
 
     def run_async(self, rounds, n_children, max_staleness, bar) -> None:
+        if getattr(self.backend, "streams_async", False):
+            self._run_async_streamed(rounds, n_children, max_staleness, bar)
+            return
         budget = (rounds - self.first_round) * n_children
         main, version = self.host.main()
         handles = {version: self.backend.broadcast(main, version)}
@@ -500,6 +505,42 @@ class _Loop:
                         bar.update()
         if window or failures:  # the last failures came after the last full window
             self._record_window(index, window, dropped, failures, staleness, started)
+
+    def _run_async_streamed(self, rounds, n_children, max_staleness, bar) -> None:
+        """Async with children pushing straight to the coordinator (the backend's
+        ``stream_async``): the driver only turns what arrived into the history."""
+        budget = (rounds - self.first_round) * n_children
+        window, failures, staleness, dropped, index = [], [], [], 0, self.first_round
+        started, version = time.perf_counter(), None
+        events = self.backend.stream_async(
+            self._alive(n_children),
+            n_children,
+            budget,
+            self._position(self.first_round),
+            max_staleness,
+        )
+        for arrivals, lost in events:
+            for result in lost + [a.result for a in arrivals if a.result.error is not None]:
+                self._failed(result, failures)
+                self._alive(n_children)
+            for arrival in arrivals:
+                version = arrival.version
+                if arrival.result.error is not None:
+                    continue
+                if arrival.dropped:
+                    dropped += 1
+                else:
+                    staleness.append(arrival.lag)
+                window.append(arrival.result)
+                if len(window) == n_children:
+                    self._record(index, window, dropped, failures, staleness, started, version)
+                    index += 1
+                    window, failures, staleness, dropped = [], [], [], 0
+                    started = time.perf_counter()
+                    if bar is not None:
+                        bar.update()
+        if window or failures:
+            self._record(index, window, dropped, failures, staleness, started, version)
 
     def _record_window(self, index, window, dropped, failures, staleness, started) -> None:
         """Record an async round; on the gradients path the server counts stale drops."""

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from datapredict import LogisticRegression, train_distributed
+from datapredict.checkpoint import CHECKPOINT_NAME
 from datapredict.datasets import load_dataset, split, train_test_split
 from datapredict.errors import InvalidOptionError, MissingDependencyError
 
@@ -127,19 +128,19 @@ def test_driver_blas_is_limited_during_the_job_only(ray_local, digits):
 
 # ------------------------------------------------------------------ child death
 @pytest.mark.parametrize(
-    ("mode", "max_restarts"),
-    [("sync", 3), ("async", 0)],
+    ("mode", "max_restarts", "rounds"),
+    [("sync", 3, 8), ("async", 0, 40)],
     ids=["sync-default_restarts", "async-no_restarts"],
 )
 def test_child_killed_mid_training_is_recorded_and_training_finishes(
-    ray_local, digits, mode, max_restarts
+    ray_local, digits, mode, max_restarts, rounds
 ):
     """``ray.kill`` (no restart) after round 2: the death lands in ``failures``.
 
-    Async uses ``max_restarts=0`` so the call in flight fails at once rather than
-    waiting for a restart that never comes: the runner's async loop loses a failure
-    that arrives as the very last result (reported to the lead), and rounds=8 keeps it
-    from being last.
+    Async uses ``max_restarts=0`` so that the child's loop fails at once rather than
+    waiting for a restart that never comes. Async children do not wait for the driver,
+    whose callback sees round 1 up to one poll interval late: 40 rounds make sure the
+    kill lands mid-job.
     """
     shards, (X_test, y_test) = digits
     backend = ray_backend(max_restarts=max_restarts)
@@ -151,7 +152,7 @@ def test_child_killed_mid_training_is_recorded_and_training_finishes(
     result = train_distributed(
         full_batch,
         shards,
-        rounds=8,
+        rounds=rounds,
         mode=mode,
         backend=backend,
         random_state=0,
@@ -162,7 +163,7 @@ def test_child_killed_mid_training_is_recorded_and_training_finishes(
     assert len(failures) == 1, summary
     assert failures[0].startswith("child 1: its Ray actor died"), summary
     assert all(not record.failures for record in result.history[:2]), summary
-    assert len(result.history) == 8, summary
+    assert len(result.history) == rounds, summary
     assert np.isfinite(result.main_parameters).all()
     assert result.model.score(X_test, y_test) > 0.8
 
@@ -193,6 +194,55 @@ def test_restarted_child_rejoins_without_a_failure(ray_local, digits):
 
 
 # ------------------------------------------------------------------------ async
+def test_async_restarted_child_rejoins_and_the_budget_is_kept(ray_local, digits):
+    """Async children push straight to the coordinator; a child restarted mid-job asks
+    it what work it holds and goes on: no failure, and exactly rounds x K pushes."""
+    shards, (X_test, y_test) = digits
+    backend = ray_backend(max_restarts=2)
+    seen = {}
+
+    def crash_once(record):
+        seen.setdefault("streams", backend.streams_async)
+        if record.round == 1:
+            ray_local.kill(backend.actors[1], no_restart=False)
+        if record.round == rounds - 1:  # answered once the child's loop has ended
+            seen["info"] = ray_local.get(backend.actors[1].info.remote(), timeout=GET_TIMEOUT)
+
+    rounds = 40
+    result = train_distributed(
+        full_batch,
+        shards,
+        mode="async",
+        rounds=rounds,
+        backend=backend,
+        random_state=0,
+        callback=crash_once,
+    )
+    assert seen["streams"] is True and seen["info"]["restarted"]
+    assert not [f for record in result.history for f in record.failures]
+    assert sum(record.pushes for record in result.history) == rounds * len(shards)
+    assert result.model.score(X_test, y_test) > 0.9
+
+
+def test_async_with_checkpoints_keeps_the_driver_in_the_loop(ray_local, digits, tmp_path):
+    shards, _ = digits
+    backend = ray_backend()
+    seen = []
+    result = train_distributed(
+        full_batch,
+        shards,
+        mode="async",
+        rounds=4,
+        backend=backend,
+        checkpoint_dir=tmp_path,
+        random_state=0,
+        callback=lambda record: seen.append(backend.streams_async),
+    )
+    assert seen == [False] * 4
+    assert sum(record.pushes for record in result.history) == 4 * len(shards)
+    assert (tmp_path / CHECKPOINT_NAME).is_file()
+
+
 @pytest.mark.parametrize(("strategy", "rounds"), [("gradients", 40), ("model_parameters", 10)])
 def test_async_reaches_the_inline_accuracy(ray_local, digits, strategy, rounds):
     shards, (X_test, y_test) = digits

@@ -848,3 +848,15 @@ def test_set_model_parameters_may_change_the_structure():
 def test_repr_names_mode_and_version():
     server = make_server(gradient_change_mode="ascent")
     assert "ascent" in repr(server) and "version=1" in repr(server)
+
+
+def test_main_vector_is_a_read_only_view_of_the_current_main():
+    server = DistributedGradients()
+    assert server.main_vector is None
+    server.set_model_parameters(np.zeros((2, 2)))
+    view = server.main_vector
+    with pytest.raises(ValueError, match="read-only"):
+        view[0] = 1.0
+    server.add_gradients(np.ones((2, 2)))
+    np.testing.assert_array_equal(view, -np.ones(4))
+    np.testing.assert_array_equal(server.get_model_parameters(), -np.ones((2, 2)))

@@ -712,3 +712,16 @@ def test_a_rejected_first_push_does_not_fix_the_structure(push, weight):
     coordinator.add_model_parameters(np.zeros(2))
     coordinator.add_model_parameters(np.ones(2))
     np.testing.assert_array_equal(coordinator.get_main_model_parameters(), [0.5, 0.5])
+
+
+def test_main_vector_is_a_read_only_view_of_the_current_main():
+    coordinator = DistributedModelParameters(2, ModelParametersMerger())
+    assert coordinator.main_vector is None
+    coordinator.set_main_model_parameters(np.zeros((2, 1)))
+    view = coordinator.main_vector
+    with pytest.raises(ValueError, match="read-only"):
+        view[0] = 1.0
+    coordinator.add_model_parameters(np.full((2, 1), 2.0))
+    coordinator.add_model_parameters(np.full((2, 1), 4.0))
+    np.testing.assert_array_equal(coordinator.main_vector, [3.0, 3.0])
+    assert not coordinator.main_vector.flags.writeable

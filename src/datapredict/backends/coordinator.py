@@ -10,11 +10,18 @@ a Ray actor (``RayCoordinator`` in :mod:`datapredict.backends.ray`):
 - ``parameters()`` returns them in the model's structure;
 - after every update, the host checkpoints itself when due (``extra`` is the runner's
   position: round and next push number), so an acknowledged push is on disk.
+
+A backend whose children can reach the coordinator themselves (Ray) may run an async
+job without the driver in the loop: each child pushes straight to the coordinator and
+takes the new main parameters from its reply. :class:`AsyncStream` is the
+coordinator's accounting for such a job: how much work is left to hand out, and what
+arrived, for the driver's history.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +32,7 @@ from datapredict.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkp
 from datapredict.distributed.gradients import DistributedGradients
 from datapredict.parameters import Layout
 
-__all__ = ["Checkpointer", "LocalCoordinator"]
+__all__ = ["Arrival", "AsyncStream", "Checkpointer", "LocalCoordinator"]
 
 
 class Checkpointer:
@@ -106,7 +113,12 @@ class LocalCoordinator:
     def main(self) -> tuple[np.ndarray, int]:
         """The main flat vector (a copy) and its version."""
         params, version = self.parameters()
-        return self.layout.flatten(params), version
+        return self.layout.flatten(params, copy=False), version  # params: already a copy
+
+    def main_view(self) -> tuple[np.ndarray, int]:
+        """The current main flat vector, read-only and not copied (see ``main_vector``),
+        and its version."""
+        return self.coordinator.main_vector, self.coordinator.version
 
     def parameters(self) -> tuple[Any, int]:
         """The main parameters in the model's structure (a copy) and their version."""
@@ -147,3 +159,97 @@ class LocalCoordinator:
 
     def close(self) -> None:
         """Nothing to release in this process."""
+
+
+@dataclass
+class Arrival:
+    """One push as the coordinator received it, for the driver's history.
+
+    ``result`` is the child's result without its payload (``error`` set if its work
+    failed); ``lag`` is its staleness (versions applied since it was computed);
+    ``dropped`` whether it was dropped as too stale; ``version`` the coordinator's
+    version after it.
+    """
+
+    result: ChildResult
+    lag: int
+    dropped: bool
+    version: int
+
+
+class AsyncStream:
+    """The coordinator's accounting for an async job whose children push to it directly.
+
+    Work goes out in units, ``budget`` in all: one to each child at the start, then one
+    more with each reply while any are left, so exactly ``budget`` pushes are computed
+    (less the units of children that die). Each arrival is logged until the driver
+    drains the log.
+
+    Parameters
+    ----------
+    budget : int
+        Units of work in the whole job.
+    children : iterable of int
+        The children that start, each holding one unit.
+    n_children : int
+        Children in the job (a round is ``n_children`` pushes).
+    first_round, first_seq : int
+        The round the job starts at (after a resume), and the first push number each
+        child uses (above every push id the coordinator has seen).
+    max_staleness : int or None
+        Pushes more than this many versions old are dropped here (model parameters;
+        a gradient coordinator applies its own bound).
+    """
+
+    def __init__(
+        self,
+        budget: int,
+        children: Iterable[int],
+        n_children: int,
+        first_round: int,
+        first_seq: int,
+        max_staleness: int | None,
+    ) -> None:
+        self.holding = set(children)
+        self.budget, self.granted = budget, len(self.holding)
+        self.n_children, self.first_round, self.first_seq = n_children, first_round, first_seq
+        self.max_staleness = max_staleness
+        self.arrived = 0
+        self._next_seq: dict[int, int] = {}
+        self._log: list[Arrival] = []
+
+    def join(self, child: int) -> tuple[bool, int]:
+        """Whether ``child`` holds a unit it has not pushed yet, and its next push number.
+
+        A child asks when it starts, and again if Ray restarts it mid-job.
+        """
+        return child in self.holding, self._next_seq.get(child, self.first_seq)
+
+    def too_stale(self, lag: int) -> bool:
+        """Whether a push ``lag`` versions old is dropped here."""
+        return self.max_staleness is not None and lag > self.max_staleness
+
+    def position(self) -> dict[str, int]:
+        """The runner's position to checkpoint: round reached, and a push number above
+        every child's so far."""
+        return {
+            "round": self.first_round + self.arrived // self.n_children,
+            "next_seq": max(self._next_seq.values(), default=self.first_seq),
+        }
+
+    def arrive(self, arrival: Arrival, seq: int) -> bool:
+        """Log ``arrival`` (push number ``seq``); return whether its child gets another unit."""
+        child = arrival.result.child
+        self._log.append(arrival)
+        self.arrived += 1
+        self._next_seq[child] = seq + 1
+        if arrival.result.error is None and self.granted < self.budget:
+            self.granted += 1
+            return True
+        self.holding.discard(child)
+        return False
+
+    def drain(self) -> list[Arrival]:
+        """The arrivals since the last drain, oldest first."""
+        log, self._log = self._log, []
+        return log

@@ -42,7 +42,7 @@ import os
 import socket
 import traceback
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -50,7 +50,7 @@ import numpy as np
 
 from datapredict._validation import check_float, check_int, option_error
 from datapredict.backends.base import ChildResult, ChildSpec, ChildWorker
-from datapredict.backends.coordinator import Checkpointer, LocalCoordinator
+from datapredict.backends.coordinator import Arrival, AsyncStream, Checkpointer, LocalCoordinator
 from datapredict.backends.inline import run_safely
 from datapredict.errors import ChildFailureError, InvalidOptionError, MissingDependencyError
 from datapredict.parameters import Layout
@@ -94,6 +94,28 @@ class _ChildActor:
         result = run_safely(self._worker, main, version, self._layout)
         payload, result.payload = result.payload, None
         return result, payload
+
+    def run(self, coordinator: Any) -> int:
+        """Async work without the driver: train, push to ``coordinator``, repeat.
+
+        Each reply of the coordinator's actor carries the new main parameters and
+        whether another unit of work is left for this child (see
+        :class:`~datapredict.backends.coordinator.AsyncStream`). Returns the number of
+        pushes. If Ray restarts this actor it retries the call, and the child goes on
+        from what the coordinator's accounting says it holds.
+        """
+        import ray
+
+        index = self._worker.index
+        go_on, seq, version, main = ray.get(coordinator.join.remote(index))
+        pushes = 0
+        while go_on:
+            result = run_safely(self._worker, main, version, self._layout)
+            payload, result.payload = result.payload, None
+            go_on, version, main = ray.get(coordinator.push_stream.remote(result, payload, seq))
+            seq += 1
+            pushes += 1
+        return pushes
 
     def ping(self) -> int:
         """The child's index, once its constructor has run."""
@@ -215,6 +237,10 @@ class RayBackend:
         running on the same machine (measured: the driver used 1.1 cores instead of 0.2
         at P = 1e6 on two cores). Needs threadpoolctl (installed with scikit-learn);
         ``None`` leaves the pool alone.
+    poll_interval : float, default=0.05
+        In async mode, seconds between the driver's reads of what the coordinator
+        received (for the history, callbacks and progress); the children do not wait
+        for them.
     start_timeout : float, default=120
         Seconds to wait for every child actor to be placed and built.
     connect_timeout : float, default=10
@@ -249,6 +275,7 @@ class RayBackend:
         runtime_env: Mapping[str, Any] | None = None,
         init_options: Mapping[str, Any] | None = None,
         driver_blas_threads: int | None = 1,
+        poll_interval: float = 0.05,
         start_timeout: float = 120.0,
         connect_timeout: float = 10.0,
     ) -> None:
@@ -282,6 +309,9 @@ class RayBackend:
             else check_int(_OWNER, "driver_blas_threads", driver_blas_threads, minimum=1)
         )
         self._blas_limits: Any = None
+        self.poll_interval = check_float(
+            _OWNER, "poll_interval", poll_interval, low=0, low_open=True
+        )
         self.start_timeout = check_float(
             _OWNER, "start_timeout", start_timeout, low=0, low_open=True
         )
@@ -465,6 +495,49 @@ class RayBackend:
             options["runtime_env"] = self.runtime_env
         return options
 
+    @property
+    def streams_async(self) -> bool:
+        """Whether async jobs run without the driver in the loop (:meth:`stream_async`).
+
+        They do unless the coordinator checkpoints: then every push goes through the
+        driver, whose calls Ray retries on a restarted coordinator, so that no
+        acknowledged push is lost.
+        """
+        return self.coordinator is not None and not self.coordinator.checkpointing
+
+    def stream_async(
+        self,
+        children: list[int],
+        n_children: int,
+        budget: int,
+        position: dict[str, int],
+        max_staleness: int | None,
+    ) -> Iterator[tuple[list[Arrival], list[ChildResult]]]:
+        """Run an async job with children pushing straight to the coordinator's actor.
+
+        Each child's actor loops in :meth:`_ChildActor.run` until the coordinator has
+        handed out ``budget`` units of work; one actor call per push, and no array
+        passes through the driver. Every ``poll_interval`` seconds (or when a child's
+        loop ends) yields what the coordinator received since the last time, and the
+        children whose actor died.
+        """
+        ray = self._ray
+        actor = self.coordinator.actor
+        ray.get(actor.open_stream.remote(budget, children, n_children, position, max_staleness))
+        runs = {self._actors[child].run.remote(actor): child for child in children}
+        while runs:
+            ready, _ = ray.wait(list(runs), num_returns=1, timeout=self.poll_interval)
+            lost = []
+            for ref in ready:
+                child = runs.pop(ref)
+                try:
+                    ray.get(ref)
+                except ray.exceptions.RayActorError as error:
+                    lost.append(self._failure(child, -1, f"its Ray actor died ({_short(error)})"))
+                except ray.exceptions.RayError as error:
+                    lost.append(self._failure(child, -1, f"Ray failed: {_short(error)}"))
+            yield ray.get(actor.drain.remote()), lost
+
     def submit(self, child: int, handle: tuple[Any, int]) -> None:
         """Ask ``child``'s actor for one unit of work from the published parameters."""
         ref, version = handle
@@ -529,6 +602,7 @@ class _CoordinatorActor:
             make_coordinator, main, layout, Checkpointer(directory, every)
         )
         self._done_round = -1
+        self._stream: AsyncStream | None = None
         with warnings.catch_warnings():  # Ray's own deprecation notice inside this property
             warnings.simplefilter("ignore")
             restarted = ray.get_runtime_context().was_current_actor_reconstructed
@@ -540,7 +614,8 @@ class _CoordinatorActor:
             )
 
     def _latest(self) -> tuple[int, np.ndarray]:
-        main, version = self._local.main()
+        # Not copied: Ray serialises a method's return value before the next call runs.
+        main, version = self._local.main_view()
         return version, main
 
     def main(self) -> tuple[int, np.ndarray]:
@@ -563,6 +638,49 @@ class _CoordinatorActor:
             self._local.push_round(results, push_ids, extra)
             self._done_round = extra["round"] - 1
         return self._latest()
+
+    def open_stream(self, budget, children, n_children, position, max_staleness) -> None:
+        """Start the accounting of an async job whose children push here directly."""
+        self._stream = AsyncStream(
+            budget, children, n_children, position["round"], position["next_seq"], max_staleness
+        )
+
+    def join(self, child: int) -> tuple[bool, int, int, np.ndarray]:
+        """For a child starting (or restarted): whether it holds work, its next push
+        number, and the current version and main vector."""
+        holds, seq = self._open_stream().join(child)
+        version, main = self._latest()
+        return holds, seq, version, main
+
+    def push_stream(self, result, payload, seq) -> tuple[bool, int, np.ndarray]:
+        """Apply a child's push (unless too stale); return whether it gets more work,
+        and the new version and main vector."""
+        stream, local = self._open_stream(), self._local
+        lag = local.version - result.version
+        dropped = False
+        if result.error is None:
+            dropped = stream.too_stale(lag)
+            if not dropped:
+                before = local.dropped_stale()
+                result.payload = payload
+                local.push(result, (result.child, seq), stream.position())
+                result.payload = None
+                dropped = local.dropped_stale() > before
+        go_on = stream.arrive(Arrival(result, lag, dropped, local.version), seq)
+        version, main = self._latest()
+        return go_on, version, main
+
+    def drain(self) -> list[Arrival]:
+        """What arrived since the last drain."""
+        return self._open_stream().drain()
+
+    def _open_stream(self) -> AsyncStream:
+        if self._stream is None:
+            raise ChildFailureError(
+                "the coordinator has no async job open (it restarted mid-job?); run the "
+                "job with checkpoint_dir=... so that a restarted coordinator can resume it"
+            )
+        return self._stream
 
     def parameters(self):
         return self._local.parameters()
@@ -596,6 +714,7 @@ class RayCoordinator:
     ) -> None:
         self._ray = ray
         directory = None if checkpointer.directory is None else str(checkpointer.directory)
+        self.checkpointing = directory is not None
         actor_class = _remote_coordinator(ray).options(**options)
         self.actor = actor_class.remote(
             make_coordinator, main, layout, directory, checkpointer.every

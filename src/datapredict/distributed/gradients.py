@@ -210,6 +210,19 @@ class DistributedGradients:
         return (params, version) if return_version else params
 
     @property
+    def main_vector(self) -> np.ndarray | None:
+        """A read-only view of the current main flat vector (no copy), or None before any.
+
+        The next update may change it: copy it to keep a snapshot. For a caller that
+        hands it on at once (the Ray coordinator's actor serialises it into its reply).
+        """
+        if self._main is None:
+            return None
+        view = self._main.view()
+        view.flags.writeable = False
+        return view
+
+    @property
     def version(self) -> int:
         """Number of updates applied to the main parameters (setting them counts one)."""
         return self._stats.version
