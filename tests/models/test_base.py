@@ -524,3 +524,19 @@ def test_penalties_add_the_documented_cost(case, data, l1, l2):
     w = _penalised_weights(plain.get_model_parameters())
     expected = plain.train(*data)[0] + l1 * np.abs(w).sum() + 0.5 * l2 * w @ w
     np.testing.assert_allclose(penalised.train(*data)[0], expected, rtol=1e-12)
+
+
+def test_get_gradients_without_copy_gives_read_only_views_that_stay_valid():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(30, 3)), rng.normal(size=30)
+    model = LinearRegression(max_iterations=1, random_state=0)
+    model.set_are_gradients_saved(True)
+    model.train(X, y)
+    view = model.get_gradients(copy=False)
+    np.testing.assert_array_equal(view, model.get_gradients())
+    with pytest.raises(ValueError, match="read-only"):
+        view[0, 0] = 1.0
+    kept = view.copy()
+    model.train(X, y)
+    np.testing.assert_array_equal(view, kept)
+    assert not np.array_equal(model.get_gradients(), kept)

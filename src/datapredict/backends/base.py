@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from datapredict.models.base import GradientModel
 from datapredict.parameters import Layout
 
 __all__ = ["Backend", "ChildResult", "ChildSpec", "ChildWorker"]
@@ -95,11 +96,12 @@ class ChildWorker:
         started = time.perf_counter()
         self.model.set_model_parameters(layout.unflatten(main))
         costs = np.atleast_1d(np.asarray(self.model.train(self.X, self.y), dtype=float))
-        pushed = (
-            self.model.get_gradients()
-            if self.strategy == "gradients"
-            else self.model.get_model_parameters()
-        )
+        if self.strategy != "gradients":
+            pushed = self.model.get_model_parameters()
+        elif isinstance(self.model, GradientModel):
+            pushed = self.model.get_gradients(copy=False)  # pushed before the next step
+        else:
+            pushed = self.model.get_gradients()
         return ChildResult(
             child=self.index,
             payload=layout.flatten(pushed, "pushed", copy=False),  # already a copy

@@ -11,6 +11,7 @@ structured form), so a step is one in-place vector operation.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -32,7 +33,13 @@ from datapredict.errors import (
 )
 from datapredict.models._scratch import Scratch
 from datapredict.models.optimizers import STEP_RULES
-from datapredict.parameters import Layout, ModelParameters, check_finite, copy_parameters
+from datapredict.parameters import (
+    Layout,
+    ModelParameters,
+    check_finite,
+    copy_parameters,
+    is_finite_fast,
+)
 
 __all__ = ["GradientModel", "as_array", "check_features", "check_finite_features"]
 
@@ -100,7 +107,7 @@ def check_finite_features(X: np.ndarray, name: str = "X") -> None:
 
 
 def _all_finite(cost: float, gradient: np.ndarray) -> bool:
-    return bool(np.isfinite(cost)) and bool(np.isfinite(gradient).all())
+    return math.isfinite(cost) and is_finite_fast(gradient)
 
 
 def _check_rows(X: np.ndarray, y: np.ndarray) -> None:
@@ -278,17 +285,22 @@ class GradientModel:
         if not saved:
             self._saved_step = None
 
-    def get_gradients(self) -> ModelParameters:
+    def get_gradients(self, *, copy: bool = True) -> ModelParameters:
         """Return a copy of the step the last iteration applied (learning rate included).
 
         The model did ``params -= step``; a parameter server in descent mode applies the
-        same step to the main parameters.
+        same step to the main parameters. ``copy=False`` returns read-only views of the
+        saved step instead (each iteration saves a new one, so they stay valid).
         """
         if self._saved_step is None:
             raise NotInitializedError(
                 "get_gradients: no step saved; call set_are_gradients_saved(True), then train"
             )
-        return copy_parameters(self._layout.unflatten(self._saved_step))
+        if copy:
+            return copy_parameters(self._layout.unflatten(self._saved_step))
+        step = self._saved_step.view()
+        step.flags.writeable = False
+        return self._layout.unflatten(step)
 
     def clear_gradients(self) -> None:
         """Forget the saved step."""
