@@ -10,10 +10,10 @@ and the same math, alternately repeat by repeat so that a noisy host slows both 
 - ours: ``train_distributed(strategy="gradients", mode="async", backend="ray")`` with
   ``LinearRegression(fit_intercept=False, learning_rate=16 / P)`` children (datapredict
   models are float64, so the baseline is float64 too). The coordinator is an actor
-  (DistributedGradients inside); children are 0.5-CPU actors; payloads go child ->
-  object store -> coordinator, and the coordinator returns the new main vector as an
-  object that children get by reference (the driver moves only references and
-  metadata, so ``ray.put`` stays at 0).
+  (DistributedGradients inside); children are 0.5-CPU actors that push straight to it:
+  one actor call per push, whose reply carries the new main vector (payload and reply
+  go through the object store; the driver only reads the coordinator's log of arrivals
+  every 0.05 s for the history, so ``ray.put`` and the per-push actor calls stay at 0).
   The backend limits the driver's BLAS pool to one thread during the job (its
   ``driver_blas_threads=1`` default, as Ray does for every actor); a second variant,
   "ours, BLAS unlimited" (``driver_blas_threads=None``), shows what the driver's
@@ -27,7 +27,8 @@ and the same math, alternately repeat by repeat so that a noisy host slows both 
 
 A push is one gradient applied; a round is 2 pushes. After a warm-up (actors built,
 shards in the object store, pipelines full), pushes are counted between two points
-where every push so far is applied: ours from the runner's round callback, Ray's
+where every push so far is applied: ours from the runner's round callback (called when
+the driver reads the coordinator's log, so up to 0.05 s late at both ends), Ray's
 from ``ray.get`` of the latest weights. Tables show medians over repeats; ``ratio`` is
 the median of the per-repeat ratios (ours / Ray's pushes per second).
 
@@ -38,8 +39,8 @@ window (from /proc, Linux only), in cores and in CPU milliseconds per push: the 
 (another tenant on a shared host). For ours, also the child's own work per push
 (``ChildResult.seconds``: set parameters, one training step, flatten the step), the
 bare numpy gradient (two matrix-vector products, one BLAS thread) for reference, and
-the driver's wall time per push in ``ray.wait`` (idle), ``ray.put``, the actor call and
-the rest (coordinator, runner, history).
+the driver's wall time per push waiting for the coordinator's log (idle), in
+``ray.put``, in actor calls and the rest (runner, history).
 
 Run::
 
