@@ -2,7 +2,7 @@
 
 The runner's loop talks to the coordinator only through this small interface, so the
 same loop drives a coordinator in the driver (inline and threads backends) and one in
-a Ray actor (``RayCoordinator`` in :mod:`datapredict.backends.ray`):
+a Ray actor (``RayCoordinator`` in :mod:`datapredict.backends.ray_coordinator`):
 
 - ``push(result, push_id, extra)`` / ``push_round(results, push_ids, extra)`` apply pushes
   (a sync round in one call, so a crash never leaves half a round applied);

@@ -1,0 +1,214 @@
+"""The coordinator of a Ray job: an actor holding a :class:`LocalCoordinator`, and its handle.
+
+:class:`RayCoordinator` is what the runner talks to (the same interface as
+:class:`~datapredict.backends.coordinator.LocalCoordinator`); the coordinator itself runs
+in ``_CoordinatorActor``, a Ray actor restarted by Ray after a crash, which reloads its
+checkpoint. In an async job without checkpoints the children call the actor directly
+(``join``, ``push_stream``) and the driver only drains its log (see
+:class:`~datapredict.backends.coordinator.AsyncStream`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from datapredict.backends.base import ChildResult
+from datapredict.backends.coordinator import Arrival, AsyncStream, Checkpointer, LocalCoordinator
+from datapredict.errors import ChildFailureError
+
+__all__ = ["RayCoordinator"]
+
+logger = logging.getLogger("datapredict")
+
+_REMOTE_CLASS: dict[Any, Any] = {}
+
+
+class _CoordinatorActor:
+    """The body of the coordinator's Ray actor: a :class:`LocalCoordinator` inside it.
+
+    Restarted by Ray after a crash, it reloads its checkpoint, and a sync round that the
+    checkpoint already holds is not applied again when its call is retried.
+    """
+
+    def __init__(self, make_coordinator, main, layout, directory, every) -> None:
+        import ray
+
+        self._local = LocalCoordinator(
+            make_coordinator, main, layout, Checkpointer(directory, every)
+        )
+        self._done_round = -1
+        self._stream: AsyncStream | None = None
+        with warnings.catch_warnings():  # Ray's own deprecation notice inside this property
+            warnings.simplefilter("ignore")
+            restarted = ray.get_runtime_context().was_current_actor_reconstructed
+        if restarted and self._local.checkpointer.exists():
+            position = self._local.resume(directory)
+            self._done_round = position["round"] - 1
+            logger.warning(
+                "coordinator restarted from its checkpoint at round %d", position["round"]
+            )
+
+    def _latest(self) -> tuple[int, np.ndarray]:
+        # Not copied: Ray serialises a method's return value before the next call runs.
+        main, version = self._local.main_view()
+        return version, main
+
+    def main(self) -> tuple[int, np.ndarray]:
+        """The version and the main flat vector (two returned objects)."""
+        return self._latest()
+
+    def push(self, result, payload, push_id, extra) -> tuple[int, np.ndarray]:
+        """Apply one push (its payload resolved from the object store); return the new main."""
+        result.payload = payload
+        self._local.push(result, push_id, extra)
+        return self._latest()
+
+    def push_round(self, results, payloads, push_ids, extra) -> tuple[int, np.ndarray]:
+        """Apply a sync round once (a retried call for a checkpointed round is a no-op)."""
+        import ray
+
+        if extra["round"] - 1 > self._done_round:
+            for result, payload in zip(results, ray.get(payloads), strict=True):
+                result.payload = payload
+            self._local.push_round(results, push_ids, extra)
+            self._done_round = extra["round"] - 1
+        return self._latest()
+
+    def open_stream(self, budget, children, n_children, position, max_staleness) -> None:
+        """Start the accounting of an async job whose children push here directly."""
+        self._stream = AsyncStream(
+            budget, children, n_children, position["round"], position["next_seq"], max_staleness
+        )
+
+    def join(self, child: int) -> tuple[bool, int, int, np.ndarray]:
+        """For a child starting (or restarted): whether it holds work, its next push
+        number, and the current version and main vector."""
+        holds, seq = self._open_stream().join(child)
+        version, main = self._latest()
+        return holds, seq, version, main
+
+    def push_stream(self, result, payload, seq) -> tuple[bool, int, np.ndarray]:
+        """Apply a child's push (unless too stale); return whether it gets more work,
+        and the new version and main vector."""
+        stream, local = self._open_stream(), self._local
+        lag = local.version - result.version
+        dropped = False
+        if result.error is None:
+            dropped = stream.too_stale(lag)
+            if not dropped:
+                before = local.dropped_stale()
+                result.payload = payload
+                local.push(result, (result.child, seq), stream.position())
+                result.payload = None
+                dropped = local.dropped_stale() > before
+        go_on = stream.arrive(Arrival(result, lag, dropped, local.version), seq)
+        version, main = self._latest()
+        return go_on, version, main
+
+    def drain(self) -> list[Arrival]:
+        """What arrived since the last drain."""
+        return self._open_stream().drain()
+
+    def _open_stream(self) -> AsyncStream:
+        if self._stream is None:
+            raise ChildFailureError(
+                "the coordinator has no async job open (it restarted mid-job?); run the "
+                "job with checkpoint_dir=... so that a restarted coordinator can resume it"
+            )
+        return self._stream
+
+    def parameters(self):
+        return self._local.parameters()
+
+    def dropped_stale(self) -> int:
+        return self._local.dropped_stale()
+
+    def resume(self, directory: str) -> dict[str, int]:
+        position = self._local.resume(directory)
+        self._done_round = position["round"] - 1
+        return position
+
+    def pid(self) -> int:
+        """The actor's process id (tests use it to see a restart)."""
+        return os.getpid()
+
+
+class RayCoordinator:
+    """The driver's handle on the coordinator's Ray actor (same interface as
+    :class:`~datapredict.backends.coordinator.LocalCoordinator`).
+
+    Children's payloads go to the actor as object references; the actor returns the
+    new main vector as an object, which the driver hands to children by reference. So
+    no large array passes through the driver. The actor checkpoints itself as it
+    applies updates and, with ``max_restarts=-1``, is restarted by Ray after a crash,
+    reloads its checkpoint, and the calls in flight are retried.
+    """
+
+    def __init__(
+        self, ray, make_coordinator, main, layout, checkpointer, options, start_timeout
+    ) -> None:
+        self._ray = ray
+        directory = None if checkpointer.directory is None else str(checkpointer.directory)
+        self.checkpointing = directory is not None
+        actor_class = _remote_coordinator(ray).options(**options)
+        self.actor = actor_class.remote(
+            make_coordinator, main, layout, directory, checkpointer.every
+        )
+        self._latest = self.actor.main.options(num_returns=2).remote()
+        ready, _ = ray.wait([self._latest[0]], timeout=start_timeout)
+        if not ready:
+            ray.kill(self.actor)
+            raise ChildFailureError(
+                f"RayBackend: the coordinator actor was not placed within {start_timeout:g} s "
+                f"(num_cpus={options['num_cpus']:g}); the cluster has {ray.cluster_resources()}"
+            )
+
+    @property
+    def version(self) -> int:
+        """The version after the last update sent (waits for it)."""
+        return self._ray.get(self._latest[0])
+
+    def main(self) -> tuple[Any, int]:
+        """A reference to the latest main vector, and its version."""
+        version_ref, main_ref = self._latest
+        return main_ref, self._ray.get(version_ref)
+
+    def parameters(self) -> tuple[Any, int]:
+        return self._ray.get(self.actor.parameters.remote())
+
+    def dropped_stale(self) -> int:
+        return self._ray.get(self.actor.dropped_stale.remote())
+
+    def push(self, result: ChildResult, push_id, extra) -> None:
+        meta = replace(result, payload=None)
+        call = self.actor.push.options(num_returns=2)
+        self._latest = call.remote(meta, result.payload, push_id, extra)
+
+    def push_round(self, results, push_ids, extra) -> None:
+        metas = [replace(r, payload=None) for r in results]
+        call = self.actor.push_round.options(num_returns=2)
+        self._latest = call.remote(metas, [r.payload for r in results], push_ids, extra)
+
+    def resume(self, directory) -> dict[str, int]:
+        position = self._ray.get(self.actor.resume.remote(str(directory)))
+        self._latest = self.actor.main.options(num_returns=2).remote()
+        return position
+
+    def close(self) -> None:
+        try:
+            self._ray.kill(self.actor)
+        except Exception as error:  # already dead, or the connection is gone
+            logger.debug("Ray backend: killing the coordinator failed: %s", error)
+
+
+def _remote_coordinator(ray) -> Any:
+    key = id(ray)
+    if key not in _REMOTE_CLASS:
+        _REMOTE_CLASS[key] = ray.remote(_CoordinatorActor)
+    return _REMOTE_CLASS[key]
