@@ -10,6 +10,7 @@ import pytest
 
 from datapredict import LogisticRegression, train_distributed
 from datapredict.datasets import load_dataset, split
+from datapredict.errors import ChildFailureError
 
 pytestmark = pytest.mark.ray
 
@@ -111,3 +112,17 @@ def test_resume_from_a_checkpoint_on_ray_equals_inline(ray_local, shards, tmp_pa
     )
     assert [r.round for r in resumed.history] == [2, 3, 4]
     np.testing.assert_array_equal(resumed.main_parameters, unbroken.main_parameters)
+
+
+def test_coordinator_crash_without_checkpoints_fails_loudly(ray_local, shards):
+    """A restarted coordinator with nothing to resume from refuses to start over."""
+    backend = _backend()
+
+    def kill_the_coordinator(record):
+        if record.round == 1:
+            ray_local.kill(backend.coordinator.actor, no_restart=False)
+
+    with pytest.raises(ChildFailureError, match="checkpoint_dir"):
+        train_distributed(
+            full_batch, shards, rounds=6, backend=backend, callback=kill_the_coordinator
+        )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import warnings
 from dataclasses import replace
 from typing import Any
@@ -33,7 +34,9 @@ class _CoordinatorActor:
     """The body of the coordinator's Ray actor: a :class:`LocalCoordinator` inside it.
 
     Restarted by Ray after a crash, it reloads its checkpoint, and a sync round that the
-    checkpoint already holds is not applied again when its call is retried.
+    checkpoint already holds is not applied again when its call is retried. Without a
+    checkpoint directory a restart would silently start over from the initial
+    parameters, so the constructor refuses it (Ray then reports the actor dead).
     """
 
     def __init__(self, make_coordinator, main, layout, directory, every) -> None:
@@ -47,6 +50,12 @@ class _CoordinatorActor:
         with warnings.catch_warnings():  # Ray's own deprecation notice inside this property
             warnings.simplefilter("ignore")
             restarted = ray.get_runtime_context().was_current_actor_reconstructed
+        if restarted and directory is None:
+            raise ChildFailureError(
+                "the coordinator's process died and the job has no checkpoint to resume "
+                "from; pass checkpoint_dir=... to train_distributed so that Ray's restart "
+                "can resume it"
+            )
         if restarted and self._local.checkpointer.exists():
             position = self._local.resume(directory)
             self._done_round = position["round"] - 1
@@ -169,21 +178,31 @@ class RayCoordinator:
                 f"(num_cpus={options['num_cpus']:g}); the cluster has {ray.cluster_resources()}"
             )
 
+    def _get(self, ref: Any) -> Any:
+        """``ray.get``; a dead coordinator actor becomes a :class:`ChildFailureError`."""
+        try:
+            return self._ray.get(ref)
+        except self._ray.exceptions.RayActorError as error:
+            hint = "" if self.checkpointing else "; pass checkpoint_dir=... to survive a crash"
+            raise ChildFailureError(
+                f"RayBackend: the coordinator's actor died ({_first_line(error)}){hint}"
+            ) from error
+
     @property
     def version(self) -> int:
         """The version after the last update sent (waits for it)."""
-        return self._ray.get(self._latest[0])
+        return self._get(self._latest[0])
 
     def main(self) -> tuple[Any, int]:
         """A reference to the latest main vector, and its version."""
         version_ref, main_ref = self._latest
-        return main_ref, self._ray.get(version_ref)
+        return main_ref, self._get(version_ref)
 
     def parameters(self) -> tuple[Any, int]:
-        return self._ray.get(self.actor.parameters.remote())
+        return self._get(self.actor.parameters.remote())
 
     def dropped_stale(self) -> int:
-        return self._ray.get(self.actor.dropped_stale.remote())
+        return self._get(self.actor.dropped_stale.remote())
 
     def push(self, result: ChildResult, push_id, extra) -> None:
         meta = replace(result, payload=None)
@@ -196,7 +215,7 @@ class RayCoordinator:
         self._latest = call.remote(metas, [r.payload for r in results], push_ids, extra)
 
     def resume(self, directory) -> dict[str, int]:
-        position = self._ray.get(self.actor.resume.remote(str(directory)))
+        position = self._get(self.actor.resume.remote(str(directory)))
         self._latest = self.actor.main.options(num_returns=2).remote()
         return position
 
@@ -212,3 +231,9 @@ def _remote_coordinator(ray) -> Any:
     if key not in _REMOTE_CLASS:
         _REMOTE_CLASS[key] = ray.remote(_CoordinatorActor)
     return _REMOTE_CLASS[key]
+
+
+def _first_line(error: BaseException) -> str:
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip().splitlines()  # Ray's colours
+    line = text[0] if text else type(error).__name__
+    return line if len(line) <= 300 else line[:297] + "..."
