@@ -384,7 +384,7 @@ class _Loop:
     def _position(self, next_round: int) -> dict[str, int]:
         return {"round": next_round, "next_seq": self.next_seq}
 
-    def _record(self, index, results, dropped, failures, staleness, started, version=None) -> None:
+    def _record(self, index, results, dropped, failures, staleness, seconds, version=None) -> None:
         ok = [r for r in results if r.error is None]
         samples = np.array([r.n_samples for r in ok], dtype=float)
         cost = float(np.dot(samples, [r.cost for r in ok]) / samples.sum()) if ok else float("nan")
@@ -400,7 +400,7 @@ class _Loop:
             version=version,
             cost=cost,
             metric=metric,
-            seconds=time.perf_counter() - started,
+            seconds=seconds,
             pushes=len(ok),
             dropped=dropped,
             failures=failures,
@@ -438,7 +438,7 @@ class _Loop:
             push_ids = [(r.child, self.in_flight[r.child]) for r in results]
             self.host.push_round(results, push_ids, self._position(index + 1))  # child order
             dropped = late + len(targets) - len(results) - len(failures)
-            self._record(index, results, dropped, failures, [], started)
+            self._record(index, results, dropped, failures, [], time.perf_counter() - started)
             if bar is not None:
                 bar.update()
 
@@ -511,7 +511,7 @@ class _Loop:
         ``stream_async``): the driver only turns what arrived into the history."""
         budget = (rounds - self.first_round) * n_children
         window, failures, staleness, dropped, index = [], [], [], 0, self.first_round
-        started, version = time.perf_counter(), None
+        started, version = time.time(), None  # then the coordinator's clock (Arrival.received_at)
         events = self.backend.stream_async(
             self._alive(n_children),
             n_children,
@@ -533,18 +533,20 @@ class _Loop:
                     staleness.append(arrival.lag)
                 window.append(arrival.result)
                 if len(window) == n_children:
-                    self._record(index, window, dropped, failures, staleness, started, version)
+                    seconds = arrival.received_at - started
+                    self._record(index, window, dropped, failures, staleness, seconds, version)
                     index += 1
                     window, failures, staleness, dropped = [], [], [], 0
-                    started = time.perf_counter()
+                    started = arrival.received_at
                     if bar is not None:
                         bar.update()
         if window or failures:
-            self._record(index, window, dropped, failures, staleness, started, version)
+            seconds = max(0.0, time.time() - started)
+            self._record(index, window, dropped, failures, staleness, seconds, version)
 
     def _record_window(self, index, window, dropped, failures, staleness, started) -> None:
         """Record an async round; on the gradients path the server counts stale drops."""
         stale = self.host.dropped_stale()
         if stale:
             dropped, self._dropped_before = stale - self._dropped_before, stale
-        self._record(index, window, dropped, failures, staleness, started)
+        self._record(index, window, dropped, failures, staleness, time.perf_counter() - started)

@@ -251,6 +251,8 @@ def test_async_reaches_the_inline_accuracy(ray_local, digits, strategy, rounds):
     on_ray = train_distributed(full_batch, shards, backend="ray", **options)
     assert len(on_ray.history) == rounds
     assert sum(record.pushes for record in on_ray.history) == rounds * len(shards)
+    seconds = on_ray.history["seconds"]  # from arrival times, not the driver's polls
+    assert seconds.min() > 1e-4 and seconds.sum() <= on_ray.seconds
     accuracy = on_ray.model.score(X_test, y_test)
     assert abs(accuracy - inline.model.score(X_test, y_test)) <= 0.01
     assert accuracy > 0.9

@@ -20,8 +20,9 @@ arrived, for the driver's history.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -168,13 +169,14 @@ class Arrival:
     ``result`` is the child's result without its payload (``error`` set if its work
     failed); ``lag`` is its staleness (versions applied since it was computed);
     ``dropped`` whether it was dropped as too stale; ``version`` the coordinator's
-    version after it.
+    version after it; ``received_at`` when it arrived (``time.time()`` on the coordinator).
     """
 
     result: ChildResult
     lag: int
     dropped: bool
     version: int
+    received_at: float = field(default_factory=time.time)
 
 
 class AsyncStream:
