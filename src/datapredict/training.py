@@ -9,67 +9,29 @@ inline, threads and Ray backends give the same main parameters to the last bit.
 
 from __future__ import annotations
 
-import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import numpy as np
 
 from datapredict._validation import check_choice, check_int, option_error
-from datapredict.backends.base import ChildResult, ChildSpec
+from datapredict.backends.base import ChildSpec
 from datapredict.backends.coordinator import Checkpointer, LocalCoordinator
 from datapredict.distributed.gradients import DistributedGradients
 from datapredict.distributed.merger import ModelParametersMerger
 from datapredict.distributed.model_parameters import DistributedModelParameters
-from datapredict.errors import ChildFailureError, InvalidDataError, NotInitializedError
+from datapredict.errors import InvalidDataError, NotInitializedError
 from datapredict.models.base import check_features
 from datapredict.parameters import Layout
+from datapredict.runner import History, RoundRecord, Runner
 
 __all__ = ["History", "RoundRecord", "TrainingResult", "train_distributed"]
 
-logger = logging.getLogger("datapredict")
 _OWNER = "train_distributed"
-
-
-@dataclass
-class RoundRecord:
-    """One round of a job (in async mode: every K pushes received).
-
-    ``cost`` is the sample-weighted mean of the children's costs at the parameters they
-    started from (in sync mode with full-batch children: the main model's training
-    cost); ``metric`` is the main model's score on ``eval_data`` after the round.
-    """
-
-    round: int
-    version: int
-    cost: float
-    metric: float | None
-    seconds: float
-    pushes: int
-    dropped: int = 0
-    failures: list[str] = field(default_factory=list)
-    staleness_mean: float = 0.0
-    staleness_max: int = 0
-
-
-class History(list):
-    """The list of :class:`RoundRecord`, with column access: ``history["cost"]``."""
-
-    def __getitem__(self, key):
-        if isinstance(key, str):
-            return np.array(
-                [getattr(record, key) for record in self],
-                dtype=object if key == "failures" else float,
-            )
-        return super().__getitem__(key)
-
-    def as_dicts(self) -> list[dict[str, Any]]:
-        """Plain dicts, e.g. for ``pandas.DataFrame(history.as_dicts())``."""
-        return [asdict(record) for record in self]
 
 
 @dataclass
@@ -289,7 +251,7 @@ def train_distributed(
     try:
         checkpointer = Checkpointer(checkpoint_dir, checkpoint_every)
         host = _host(backend_impl, make_coordinator, layout.flatten(main), layout, checkpointer)
-        loop = _Loop(host, backend_impl, main_model, eval_data, callback)
+        loop = Runner(host, backend_impl, main_model, eval_data, callback)
         if resume_from is not None:
             loop.resume(resume_from)
         if mode == "sync":
@@ -353,200 +315,3 @@ def _host(backend, make_coordinator, main, layout, checkpointer):
     if host is not None:
         return host(make_coordinator, main, layout, checkpointer)
     return LocalCoordinator(make_coordinator, main, layout, checkpointer)
-
-
-class _Loop:
-    """The runner's loop, the same for every backend and wherever the coordinator runs."""
-
-    def __init__(self, host, backend, main_model, eval_data, callback) -> None:
-        self.host, self.backend = host, backend
-        self.main_model, self.eval_data, self.callback = main_model, eval_data, callback
-        self.history = History()
-        self.dead: set[int] = set()
-        self._dropped_before = 0
-        self.first_round = 0
-        self.next_seq = 0
-        self.in_flight: dict[int, int] = {}
-
-    def resume(self, directory: str) -> None:
-        """Load a checkpoint into the coordinator and continue from its round."""
-        position = self.host.resume(directory)
-        self.first_round, self.next_seq = position["round"], position["next_seq"]
-        self._dropped_before = self.host.dropped_stale()
-        logger.info("resumed from %s at round %d", directory, self.first_round)
-
-    def _submit(self, child: int, handle: Any) -> None:
-        """Send work to ``child``; its push will carry the id ``(child, seq)``."""
-        self.in_flight[child] = self.next_seq
-        self.next_seq += 1
-        self.backend.submit(child, handle)
-
-    def _position(self, next_round: int) -> dict[str, int]:
-        return {"round": next_round, "next_seq": self.next_seq}
-
-    def _record(self, index, results, dropped, failures, staleness, seconds, version=None) -> None:
-        ok = [r for r in results if r.error is None]
-        samples = np.array([r.n_samples for r in ok], dtype=float)
-        cost = float(np.dot(samples, [r.cost for r in ok]) / samples.sum()) if ok else float("nan")
-        metric = None
-        if version is None:
-            version = self.host.version
-        if self.eval_data is not None:
-            main, version = self.host.parameters()
-            self.main_model.set_model_parameters(main)
-            metric = float(self.main_model.score(*self.eval_data))
-        record = RoundRecord(
-            round=index,
-            version=version,
-            cost=cost,
-            metric=metric,
-            seconds=seconds,
-            pushes=len(ok),
-            dropped=dropped,
-            failures=failures,
-            staleness_mean=float(np.mean(staleness)) if staleness else 0.0,
-            staleness_max=int(max(staleness)) if staleness else 0,
-        )
-        self.history.append(record)
-        if self.callback is not None:
-            self.callback(record)
-
-    def _failed(self, result: ChildResult, failures: list[str]) -> None:
-        self.dead.add(result.child)
-        failures.append(f"child {result.child}: {result.error}")
-        logger.warning("child %d failed and leaves the job: %s", result.child, result.error)
-
-    def _alive(self, n_children: int) -> list[int]:
-        alive = [i for i in range(n_children) if i not in self.dead]
-        if not alive:
-            raise ChildFailureError("every child failed; see the history's failures")
-        return alive
-
-    def run_sync(self, rounds, n_children, quorum, round_timeout, bar) -> None:
-        busy: set[int] = set()
-        for index in range(self.first_round, rounds):
-            started = time.perf_counter()
-            main, version = self.host.main()
-            handle = self.backend.broadcast(main, version)
-            targets = [c for c in self._alive(n_children) if c not in busy]
-            for child in targets:
-                self._submit(child, handle)
-            busy.update(targets)
-            results, failures, late = self._collect(
-                version, busy, len(targets), min(quorum, len(targets)), round_timeout
-            )
-            push_ids = [(r.child, self.in_flight[r.child]) for r in results]
-            self.host.push_round(results, push_ids, self._position(index + 1))  # child order
-            dropped = late + len(targets) - len(results) - len(failures)
-            self._record(index, results, dropped, failures, [], time.perf_counter() - started)
-            if bar is not None:
-                bar.update()
-
-    def _collect(self, version, busy, expected, quorum, round_timeout):
-        """Gather this round's results until all came, or the quorum and the deadline."""
-        deadline = None if round_timeout is None else time.perf_counter() + round_timeout
-        results, failures, late, received = [], [], 0, 0
-        while received < expected:
-            remaining = None if deadline is None else max(0.0, deadline - time.perf_counter())
-            if remaining == 0.0 and len(results) >= quorum:
-                break
-            for result in self.backend.wait(remaining if len(results) >= quorum else None):
-                busy.discard(result.child)
-                if result.version != version:
-                    late += 1
-                    continue
-                received += 1
-                if result.error is not None:
-                    self._failed(result, failures)
-                else:
-                    results.append(result)
-        return sorted(results, key=lambda r: r.child), failures, late
-
-    def run_async(self, rounds, n_children, max_staleness, bar) -> None:
-        if getattr(self.backend, "streams_async", False):
-            self._run_async_streamed(rounds, n_children, max_staleness, bar)
-            return
-        budget = (rounds - self.first_round) * n_children
-        main, version = self.host.main()
-        handles = {version: self.backend.broadcast(main, version)}
-        for child in self._alive(n_children):
-            self._submit(child, handles[version])
-        in_flight = submitted = n_children
-        window, failures, staleness, dropped, index = [], [], [], 0, self.first_round
-        started = time.perf_counter()
-        while in_flight:
-            for result in self.backend.wait(None):
-                in_flight -= 1
-                if result.error is not None:
-                    self._failed(result, failures)
-                    self._alive(n_children)
-                    continue
-                lag = self.host.version - result.version
-                if max_staleness is not None and lag > max_staleness:
-                    dropped += 1
-                else:
-                    push_id = (result.child, self.in_flight[result.child])
-                    self.host.push(result, push_id, self._position(index))
-                    staleness.append(lag)
-                window.append(result)
-                if submitted < budget:
-                    main, version = self.host.main()
-                    if version not in handles:
-                        handles = {version: self.backend.broadcast(main, version)}
-                    self._submit(result.child, handles[version])
-                    in_flight += 1
-                    submitted += 1
-                if len(window) == n_children or in_flight == 0:
-                    self._record_window(index, window, dropped, failures, staleness, started)
-                    index += 1
-                    window, failures, staleness, dropped = [], [], [], 0
-                    started = time.perf_counter()
-                    if bar is not None:
-                        bar.update()
-        if window or failures:  # the last failures came after the last full window
-            self._record_window(index, window, dropped, failures, staleness, started)
-
-    def _run_async_streamed(self, rounds, n_children, max_staleness, bar) -> None:
-        """Async with children pushing straight to the coordinator (the backend's
-        ``stream_async``): the driver only turns what arrived into the history."""
-        budget = (rounds - self.first_round) * n_children
-        window, failures, staleness, dropped, index = [], [], [], 0, self.first_round
-        started, version = time.time(), None  # then the coordinator's clock (Arrival.received_at)
-        events = self.backend.stream_async(
-            self._alive(n_children),
-            n_children,
-            budget,
-            self._position(self.first_round),
-            max_staleness,
-        )
-        for arrivals, lost in events:
-            for result in lost + [a.result for a in arrivals if a.result.error is not None]:
-                self._failed(result, failures)
-                self._alive(n_children)
-            for arrival in arrivals:
-                version = arrival.version
-                if arrival.result.error is not None:
-                    continue
-                if arrival.dropped:
-                    dropped += 1
-                else:
-                    staleness.append(arrival.lag)
-                window.append(arrival.result)
-                if len(window) == n_children:
-                    seconds = arrival.received_at - started
-                    self._record(index, window, dropped, failures, staleness, seconds, version)
-                    index += 1
-                    window, failures, staleness, dropped = [], [], [], 0
-                    started = arrival.received_at
-                    if bar is not None:
-                        bar.update()
-        if window or failures:
-            seconds = max(0.0, time.time() - started)
-            self._record(index, window, dropped, failures, staleness, seconds, version)
-
-    def _record_window(self, index, window, dropped, failures, staleness, started) -> None:
-        """Record an async round; on the gradients path the server counts stale drops."""
-        stale = self.host.dropped_stale()
-        if stale:
-            dropped, self._dropped_before = stale - self._dropped_before, stale
-        self._record(index, window, dropped, failures, staleness, time.perf_counter() - started)
