@@ -224,6 +224,43 @@ def test_async_restarted_child_rejoins_and_the_budget_is_kept(ray_local, digits)
     assert result.model.score(X_test, y_test) > 0.9
 
 
+class _FailsOnOddShards(LogisticRegression):
+    """Raises in ``train`` on a shard with an odd number of rows."""
+
+    def train(self, X, y):
+        if len(X) % 2:
+            raise RuntimeError("disk on fire")
+        return super().train(X, y)
+
+
+def test_async_child_whose_work_fails_is_recorded_and_the_others_go_on(ray_local, digits):
+    """A child whose training raises reports the error to the coordinator, which stops
+    handing it work; the driver records it once and the others go on."""
+    import ray.cloudpickle
+
+    shards, (X_test, y_test) = digits
+    even = [(X[: len(X) // 2 * 2], y[: len(y) // 2 * 2]) for X, y in shards]
+    even[1] = (even[1][0][:-1], even[1][1][:-1])
+    rounds = 6
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # this class, by value
+    try:
+        result = train_distributed(
+            partial(_FailsOnOddShards, learning_rate=0.5),
+            even,
+            mode="async",
+            rounds=rounds,
+            backend="ray",
+            random_state=0,
+        )
+    finally:
+        ray.cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+    failures = [f for record in result.history for f in record.failures]
+    assert len(failures) == 1 and failures[0].startswith("child 1:"), failures
+    assert "disk on fire" in failures[0]
+    assert sum(record.pushes for record in result.history) == rounds * len(shards) - 1
+    assert result.model.score(X_test, y_test) > 0.8
+
+
 def test_async_with_checkpoints_keeps_the_driver_in_the_loop(ray_local, digits, tmp_path):
     shards, _ = digits
     backend = ray_backend()
