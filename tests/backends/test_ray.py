@@ -333,7 +333,13 @@ def test_other_cluster_while_connected_is_a_clear_error(ray_local, digits):
 
 @pytest.mark.parametrize(
     ("option", "value"),
-    [("num_cpus", -1), ("num_gpus", "one"), ("max_restarts", -2), ("resources", ["x"])],
+    [
+        ("num_cpus", -1),
+        ("num_gpus", "one"),
+        ("max_restarts", -2),
+        ("resources", ["x"]),
+        ("poll_interval", 0),
+    ],
 )
 def test_bad_resource_options_name_the_option(option, value):
     pytest.importorskip("ray")
