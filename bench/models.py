@@ -6,7 +6,10 @@ problem must read ``X`` twice, in the two matrix products ``z = X @ w`` and
 labels, the loss, the step, the bookkeeping) is overhead on top of that bare numpy work.
 This script times ``model.set_parameters(1); model.train(X, y)`` and the two bare
 products in the same run, interleaved repeat by repeat so that a noisy host slows both
-alike, and prints the medians and the median of the per-repeat ratios.
+alike, and prints the medians and the median of the per-repeat ratios. It then times
+``model.cost_and_gradient`` (the products and the loss, nothing else) the same way, to
+split the extra time between the loss and the rest of ``train`` (validation, label
+encoding, the step).
 
 Run::
 
@@ -69,6 +72,17 @@ def model_iteration(model, X: np.ndarray, y: np.ndarray) -> Callable[[], None]:
     return run
 
 
+def objective_iteration(model, X: np.ndarray, Y: np.ndarray) -> Callable[[], None]:
+    """The model's loss and gradient alone (``cost_and_gradient``, public): the two
+    products plus the loss; no validation, label encoding or step."""
+    params = model.get_model_parameters()
+
+    def run() -> None:
+        model.cost_and_gradient(params, X, Y)
+
+    return run
+
+
 def _seconds(call: Callable[[], None]) -> float:
     start = time.perf_counter()
     call()
@@ -118,6 +132,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{np.__version__}, median of {args.repeats} interleaved repeats"
     )
     bare = bare_iteration(X)
+    breakdown = []
     for model, target in (
         (LinearRegression(random_state=args.seed), y),
         (LogisticRegression(random_state=args.seed), labels),
@@ -126,6 +141,19 @@ def main(argv: list[str] | None = None) -> None:
             model_iteration(model, X, target), bare, args.repeats, args.warmup
         )
         print(report(type(model).__name__, timing))
+        Y = np.asarray(target, dtype=np.float64).reshape(len(target), -1)
+        objective = time_against_bare(
+            objective_iteration(model, X, Y), bare, args.repeats, args.warmup
+        )
+        breakdown.append((type(model).__name__, timing, objective))
+    print("Where the time above the bare products goes (medians of the same kind of run):")
+    for name, timing, objective in breakdown:
+        loss = (objective.ratio - 1.0) * timing.bare
+        rest = (timing.ratio - objective.ratio) * timing.bare
+        print(
+            f"  {name:<18s} loss and intercept (cost_and_gradient) {loss * 1e3:+.2f} ms, "
+            f"validation, targets and step {rest * 1e3:+.2f} ms"
+        )
 
 
 if __name__ == "__main__":
