@@ -261,6 +261,29 @@ def test_async_child_whose_work_fails_is_recorded_and_the_others_go_on(ray_local
     assert result.model.score(X_test, y_test) > 0.8
 
 
+@pytest.mark.parametrize("strategy", ["gradients", "model_parameters"])
+def test_async_max_staleness_drops_and_counts_on_ray(ray_local, digits, strategy):
+    """The coordinator's actor judges staleness as pushes arrive: with a bound of 0,
+    a push computed before another child's update is dropped, counted, and not
+    recorded as applied staleness."""
+    shards, _ = digits
+    rounds = 20
+    result = train_distributed(
+        full_batch,
+        shards,
+        strategy=strategy,
+        mode="async",
+        rounds=rounds,
+        max_staleness=0,
+        backend="ray",
+        random_state=0,
+    )
+    dropped = sum(record.dropped for record in result.history)
+    assert dropped > 0
+    assert all(record.staleness_max == 0 for record in result.history)
+    assert sum(record.pushes for record in result.history) == rounds * len(shards)
+
+
 def test_async_with_checkpoints_keeps_the_driver_in_the_loop(ray_local, digits, tmp_path):
     shards, _ = digits
     backend = ray_backend()
