@@ -126,3 +126,23 @@ def test_coordinator_crash_without_checkpoints_fails_loudly(ray_local, shards):
         train_distributed(
             full_batch, shards, rounds=6, backend=backend, callback=kill_the_coordinator
         )
+
+
+def test_coordinator_crash_in_a_streamed_async_job_fails_loudly(ray_local, shards):
+    """Async children push to the coordinator directly; when it dies without a
+    checkpoint, the job ends naming the coordinator, not as "every child failed"."""
+    backend = _backend()
+
+    def kill_the_coordinator(record):
+        if record.round == 1:
+            ray_local.kill(backend.coordinator.actor, no_restart=False)
+
+    with pytest.raises(ChildFailureError, match=r"coordinator's actor died.*checkpoint_dir"):
+        train_distributed(
+            full_batch,
+            shards,
+            mode="async",
+            rounds=60,
+            backend=backend,
+            callback=kill_the_coordinator,
+        )

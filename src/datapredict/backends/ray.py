@@ -520,10 +520,9 @@ class RayBackend:
         loop ends) yields what the coordinator received since the last time, and the
         children whose actor died.
         """
-        ray = self._ray
-        actor = self.coordinator.actor
-        ray.get(actor.open_stream.remote(budget, children, n_children, position, max_staleness))
-        runs = {self._actors[child].run.remote(actor): child for child in children}
+        ray, coordinator = self._ray, self.coordinator
+        coordinator.open_stream(budget, children, n_children, position, max_staleness)
+        runs = {self._actors[child].run.remote(coordinator.actor): child for child in children}
         while runs:
             ready, _ = ray.wait(list(runs), num_returns=1, timeout=self.poll_interval)
             lost = []
@@ -535,7 +534,9 @@ class RayBackend:
                     lost.append(self._failure(child, -1, f"its Ray actor died ({_short(error)})"))
                 except ray.exceptions.RayError as error:
                     lost.append(self._failure(child, -1, f"Ray failed: {_short(error)}"))
-            yield ray.get(actor.drain.remote()), lost
+            # If the coordinator died (the children's failures then come from it), the
+            # drain raises ChildFailureError naming it before any child is reported.
+            yield coordinator.drain(), lost
 
     def submit(self, child: int, handle: tuple[Any, int]) -> None:
         """Ask ``child``'s actor for one unit of work from the published parameters."""

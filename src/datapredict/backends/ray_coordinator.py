@@ -204,6 +204,15 @@ class RayCoordinator:
     def dropped_stale(self) -> int:
         return self._get(self.actor.dropped_stale.remote())
 
+    def open_stream(self, budget, children, n_children, position, max_staleness) -> None:
+        """Open the accounting of an async job whose children push to the actor directly."""
+        args = (budget, children, n_children, position, max_staleness)
+        self._get(self.actor.open_stream.remote(*args))
+
+    def drain(self) -> list[Arrival]:
+        """What the actor received since the last drain (see :class:`AsyncStream`)."""
+        return self._get(self.actor.drain.remote())
+
     def push(self, result: ChildResult, push_id, extra) -> None:
         meta = replace(result, payload=None)
         call = self.actor.push.options(num_returns=2)
