@@ -176,7 +176,7 @@ class Runner:
         return sorted(results, key=lambda r: r.child), failures, late
 
     def run_async(self, rounds, n_children, max_staleness, bar) -> None:
-        if getattr(self.backend, "streams_async", False):
+        if hasattr(self.backend, "stream_async"):  # children push to the coordinator
             self._run_async_streamed(rounds, n_children, max_staleness, bar)
             return
         budget = (rounds - self.first_round) * n_children

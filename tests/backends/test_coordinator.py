@@ -59,10 +59,29 @@ def test_drain_returns_each_arrival_once_in_order():
 
 def test_position_counts_rounds_from_the_first_and_pushes_above_every_id():
     accounts = stream(budget=12, first_round=4, first_seq=9)
-    assert accounts.position() == {"round": 4, "next_seq": 9}
+    assert accounts.position()["round"] == 4 and accounts.position()["next_seq"] == 9
     for seq, child in enumerate([0, 1, 2, 0]):
         accounts.arrive(arrival(child), seq=9 + seq)
-    assert accounts.position() == {"round": 5, "next_seq": 13}
+    assert accounts.position()["round"] == 5 and accounts.position()["next_seq"] == 13
+
+
+@pytest.mark.parametrize("max_staleness", [None, 0, 3])
+def test_a_checkpointed_position_restores_the_accounting(max_staleness):
+    accounts = stream(budget=9, first_round=2, first_seq=4, max_staleness=max_staleness)
+    for seq, child in enumerate([0, 1, 2, 0, 1]):
+        accounts.arrive(arrival(child), seq=4 + seq)
+    saved = {key: int(value) for key, value in accounts.position().items()}  # as npz ints
+
+    restored = AsyncStream.from_position(saved)
+    assert (restored.budget, restored.granted, restored.arrived) == (9, 8, 5)
+    assert restored.max_staleness == max_staleness and restored.n_children == 3
+    assert restored.position()["round"] == 3
+    assert all(restored.join(child) == (True, 9) for child in range(3))  # above every id
+    assert [restored.arrive(arrival(c), seq=9) for c in range(3)] == [True, False, False]
+
+
+def test_a_position_without_a_stream_restores_none():
+    assert AsyncStream.from_position({"round": 3, "next_seq": 7}) is None
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 from datapredict import LogisticRegression, train_distributed
-from datapredict.checkpoint import CHECKPOINT_NAME
 from datapredict.datasets import load_dataset, split, train_test_split
 from datapredict.errors import InvalidOptionError, MissingDependencyError
 
@@ -202,7 +201,6 @@ def test_async_restarted_child_rejoins_and_the_budget_is_kept(ray_local, digits)
     seen = {}
 
     def crash_once(record):
-        seen.setdefault("streams", backend.streams_async)
         if record.round == 1:
             ray_local.kill(backend.actors[1], no_restart=False)
         if record.round == rounds - 1:  # answered once the child's loop has ended
@@ -218,7 +216,7 @@ def test_async_restarted_child_rejoins_and_the_budget_is_kept(ray_local, digits)
         random_state=0,
         callback=crash_once,
     )
-    assert seen["streams"] is True and seen["info"]["restarted"]
+    assert seen["info"]["restarted"]
     assert not [f for record in result.history for f in record.failures]
     assert sum(record.pushes for record in result.history) == rounds * len(shards)
     assert result.model.score(X_test, y_test) > 0.9
@@ -282,25 +280,6 @@ def test_async_max_staleness_drops_and_counts_on_ray(ray_local, digits, strategy
     assert dropped > 0
     assert all(record.staleness_max == 0 for record in result.history)
     assert sum(record.pushes for record in result.history) == rounds * len(shards)
-
-
-def test_async_with_checkpoints_keeps_the_driver_in_the_loop(ray_local, digits, tmp_path):
-    shards, _ = digits
-    backend = ray_backend()
-    seen = []
-    result = train_distributed(
-        full_batch,
-        shards,
-        mode="async",
-        rounds=4,
-        backend=backend,
-        checkpoint_dir=tmp_path,
-        random_state=0,
-        callback=lambda record: seen.append(backend.streams_async),
-    )
-    assert seen == [False] * 4
-    assert sum(record.pushes for record in result.history) == 4 * len(shards)
-    assert (tmp_path / CHECKPOINT_NAME).is_file()
 
 
 @pytest.mark.parametrize(("strategy", "rounds"), [("gradients", 40), ("model_parameters", 10)])

@@ -146,3 +146,40 @@ def test_coordinator_crash_in_a_streamed_async_job_fails_loudly(ray_local, shard
             backend=backend,
             callback=kill_the_coordinator,
         )
+
+
+@pytest.mark.parametrize("strategy", ["gradients", "model_parameters"])
+def test_coordinator_crash_in_a_checkpointed_async_job_is_survived(
+    ray_local, shards, tmp_path, strategy
+):
+    """Async children push to the coordinator directly; killed and restarted by Ray, the
+    coordinator reloads its checkpoint (parameters and the job's accounting), the
+    children's calls in flight are retried on it, and the job ends normally."""
+    backend = _backend()
+    restarts = []
+    rounds = 60
+
+    def kill_the_coordinator(record):
+        if record.round == 2 and not restarts:
+            actor = backend.coordinator.actor
+            pid = ray_local.get(actor.pid.remote(), timeout=GET_TIMEOUT)
+            ray_local.kill(actor, no_restart=False)
+            restarts.append(_restarted_pid(ray_local, actor, pid))
+
+    result = train_distributed(
+        full_batch,
+        shards,
+        strategy=strategy,
+        mode="async",
+        rounds=rounds,
+        backend=backend,
+        checkpoint_dir=tmp_path,
+        callback=kill_the_coordinator,
+        random_state=0,
+    )
+    assert len(restarts) == 1
+    assert result.history["seconds"].max() > 0.2  # a round waited for the restart: mid-job
+    assert not [f for record in result.history for f in record.failures]
+    assert np.isfinite(result.main_parameters).all()
+    X, y = (np.concatenate(parts) for parts in zip(*shards, strict=True))
+    assert result.model.score(X, y) > 0.9

@@ -61,12 +61,15 @@ class Checkpointer:
         self.saved_version = version
 
     def restore(self, coordinator: Any, directory: str | Path) -> dict[str, int]:
-        """Load ``directory``'s checkpoint into ``coordinator``; returns the runner's position."""
-        template = coordinator.state_dict()["optimizer_state"]
-        state = load_checkpoint(directory, template)
+        """Load ``directory``'s checkpoint into ``coordinator``; returns the position
+        saved with it (the runner's round and next push number, and any other ints the
+        host added, such as an async stream's accounting)."""
+        own = coordinator.state_dict()
+        state = load_checkpoint(directory, own["optimizer_state"])
         coordinator.load_state_dict(state)
         self.saved_version = coordinator.version
-        return {"round": int(state["round"]), "next_seq": int(state["next_seq"])}
+        skip = own.keys() | {"last_seq"}  # load_checkpoint gives it for every coordinator
+        return {key: int(value) for key, value in state.items() if key not in skip}
 
 
 class LocalCoordinator:
@@ -232,12 +235,43 @@ class AsyncStream:
         return self.max_staleness is not None and lag > self.max_staleness
 
     def position(self) -> dict[str, int]:
-        """The runner's position to checkpoint: round reached, and a push number above
-        every child's so far."""
+        """What a checkpoint keeps of the job: the round reached, a push number above
+        every child's so far, and this accounting (see :meth:`from_position`)."""
         return {
             "round": self.first_round + self.arrived // self.n_children,
             "next_seq": max(self._next_seq.values(), default=self.first_seq),
+            "stream.budget": self.budget,
+            "stream.granted": self.granted,
+            "stream.arrived": self.arrived,
+            "stream.n_children": self.n_children,
+            "stream.first_round": self.first_round,
+            "stream.max_staleness": -1 if self.max_staleness is None else self.max_staleness,
         }
+
+    @classmethod
+    def from_position(cls, position: dict[str, int]) -> AsyncStream | None:
+        """The accounting as a checkpoint kept it, for a coordinator restarted mid-job
+        (``None`` if the checkpoint is not from an async stream).
+
+        Every child is taken to hold a unit (one that finished simply never asks again),
+        and push numbers restart above every one seen. Units handed out after the
+        checkpoint are handed out again, so a crash may add a few pushes to the job.
+        """
+        if "stream.budget" not in position:
+            return None
+        n_children = position["stream.n_children"]
+        max_staleness = position["stream.max_staleness"]
+        stream = cls(
+            position["stream.budget"],
+            range(n_children),
+            n_children,
+            position["stream.first_round"],
+            position["next_seq"],
+            None if max_staleness < 0 else max_staleness,
+        )
+        stream.granted = position["stream.granted"]
+        stream.arrived = position["stream.arrived"]
+        return stream
 
     def arrive(self, arrival: Arrival, seq: int) -> bool:
         """Log ``arrival`` (push number ``seq``); return whether its child gets another unit."""

@@ -10,9 +10,15 @@ the inline and threads backends; only where children run changes:
   (:meth:`RayBackend.broadcast` is one ``ray.put``); every child receives the same
   reference as a top-level argument, which Ray resolves to a zero-copy, read-only array
   (the child only reads it: ``set_model_parameters`` copies);
-- pushes come back as they complete (``ray.wait``); a child whose actor died becomes a
-  :class:`~datapredict.backends.base.ChildResult` with ``error`` set, which the runner
-  records in the history's ``failures`` before going on without that child.
+- in sync mode, pushes come back as they complete (``ray.wait``) and go to the
+  coordinator's actor by reference;
+- in async mode the driver is not in the loop: each child's actor calls the
+  coordinator's actor with its push and takes the new main vector from the reply
+  (:meth:`RayBackend.stream_async`), and the driver reads what arrived every
+  ``poll_interval`` seconds;
+- a child whose actor died becomes a :class:`~datapredict.backends.base.ChildResult`
+  with ``error`` set, which the runner records in the history's ``failures`` before
+  going on without that child.
 
 ``import ray`` happens only here, when a :class:`RayBackend` is created; install it with
 ``pip install 'datapredict[ray]'``.
@@ -231,10 +237,9 @@ class RayBackend:
     driver_blas_threads : int or None, default=1
         While the job runs (:meth:`start` to :meth:`close`), limit this process's BLAS
         thread pool to this many threads, as Ray does for every actor
-        (``OMP_NUM_THREADS=1``): the coordinator's vector work in the driver is
-        memory-bound, and idle OpenBLAS threads spin, taking cores from the children
-        running on the same machine (measured: the driver used 1.1 cores instead of 0.2
-        at P = 1e6 on two cores). Needs threadpoolctl (installed with scikit-learn);
+        (``OMP_NUM_THREADS=1``): the driver's own numpy work (evaluation, history) is
+        small, and idle OpenBLAS threads spin, taking cores from the children running
+        on the same machine. Needs threadpoolctl (installed with scikit-learn);
         ``None`` leaves the pool alone.
     poll_interval : float, default=0.05
         In async mode, seconds between the driver's reads of what the coordinator
@@ -493,16 +498,6 @@ class RayBackend:
         if self.runtime_env:
             options["runtime_env"] = self.runtime_env
         return options
-
-    @property
-    def streams_async(self) -> bool:
-        """Whether async jobs run without the driver in the loop (:meth:`stream_async`).
-
-        They do unless the coordinator checkpoints: then every push goes through the
-        driver, whose calls Ray retries on a restarted coordinator, so that no
-        acknowledged push is lost.
-        """
-        return self.coordinator is not None and not self.coordinator.checkpointing
 
     def stream_async(
         self,

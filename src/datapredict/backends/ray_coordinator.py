@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from datapredict.backends.base import ChildResult
 from datapredict.backends.coordinator import Arrival, AsyncStream, Checkpointer, LocalCoordinator
 from datapredict.errors import ChildFailureError
 
@@ -59,6 +58,7 @@ class _CoordinatorActor:
         if restarted and self._local.checkpointer.exists():
             position = self._local.resume(directory)
             self._done_round = position["round"] - 1
+            self._stream = AsyncStream.from_position(position)
             logger.warning(
                 "coordinator restarted from its checkpoint at round %d", position["round"]
             )
@@ -70,12 +70,6 @@ class _CoordinatorActor:
 
     def main(self) -> tuple[int, np.ndarray]:
         """The version and the main flat vector (two returned objects)."""
-        return self._latest()
-
-    def push(self, result, payload, push_id, extra) -> tuple[int, np.ndarray]:
-        """Apply one push (its payload resolved from the object store); return the new main."""
-        result.payload = payload
-        self._local.push(result, push_id, extra)
         return self._latest()
 
     def push_round(self, results, payloads, push_ids, extra) -> tuple[int, np.ndarray]:
@@ -212,11 +206,6 @@ class RayCoordinator:
     def drain(self) -> list[Arrival]:
         """What the actor received since the last drain (see :class:`AsyncStream`)."""
         return self._get(self.actor.drain.remote())
-
-    def push(self, result: ChildResult, push_id, extra) -> None:
-        meta = replace(result, payload=None)
-        call = self.actor.push.options(num_returns=2)
-        self._latest = call.remote(meta, result.payload, push_id, extra)
 
     def push_round(self, results, push_ids, extra) -> None:
         metas = [replace(r, payload=None) for r in results]
