@@ -324,7 +324,7 @@ def run_ours(shards, P: int, warmup_rounds: int, rounds: int, blas_threads: int 
         sampler.cores,
         child=float(np.median(times.child[: pushes or None])),
         driver={
-            "ray.wait (idle)": window["wait"] / pushes,
+            "waiting (idle)": window["wait"] / pushes,
             "ray.put": window["put"] / pushes,
             "actor call": window["submit"] / pushes,
             "rest": rest / pushes,
