@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from datapredict.errors import DataTypeError, NonFiniteError, ParameterStructureError
-from datapredict.parameters import Layout, check_finite, copy_parameters, leaves
+from datapredict.parameters import Layout, check_finite, copy_parameters, leaves, read_only_view
 
 KINDS = ("array", "list", "tuple", "dict")
 
@@ -340,3 +340,13 @@ def test_a_changed_shape_is_named_with_both_shapes(params, data):
     assert str(broken[index].shape) in message and str(arrays[index].shape) in message
     position = {"array": "", "dict": f"['w{index}']"}.get(layout.kind, f"[{index}]")
     assert message.startswith(f"params{position} has shape")
+
+
+def test_read_only_view_shares_memory_but_refuses_writes():
+    array = np.arange(4.0)
+    view = read_only_view(array)
+    assert np.shares_memory(view, array) and array.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        view[0] = 9.0
+    array[0] = 9.0
+    assert view[0] == 9.0

@@ -35,6 +35,7 @@ __all__ = [
     "copy_parameters",
     "is_finite_fast",
     "leaves",
+    "read_only_view",
 ]
 
 ModelParameters: TypeAlias = np.ndarray | Sequence[np.ndarray] | Mapping[str, np.ndarray]
@@ -128,6 +129,13 @@ def is_finite_fast(vector: np.ndarray) -> bool:
     if size <= _ONE_THREAD_BLAS or size >= _AMORTISED_BLAS:
         return math.isfinite(np.vdot(vector, vector))
     return bool(np.isfinite(vector).all())
+
+
+def read_only_view(array: np.ndarray) -> np.ndarray:
+    """A view of ``array`` that cannot be written through (``array`` itself stays writable)."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
 
 
 def check_finite(params: ModelParameters, name: str = "parameters") -> None:

@@ -26,7 +26,7 @@ from datapredict.errors import (
     ParameterStructureError,
 )
 from datapredict.merge.server_optimizers import resolve_server_optimizer
-from datapredict.parameters import Layout, ModelParameters, check_finite
+from datapredict.parameters import Layout, ModelParameters, check_finite, read_only_view
 
 __all__ = ["DistributedModelParameters"]
 
@@ -143,11 +143,7 @@ class DistributedModelParameters:
         The next update may change it: copy it to keep a snapshot. For a caller that
         hands it on at once (the Ray coordinator's actor serialises it into its reply).
         """
-        if self._main is None:
-            return None
-        view = self._main.view()
-        view.flags.writeable = False
-        return view
+        return None if self._main is None else read_only_view(self._main)
 
     @property
     def version(self) -> int:

@@ -39,6 +39,7 @@ from datapredict.parameters import (
     check_finite,
     copy_parameters,
     is_finite_fast,
+    read_only_view,
 )
 
 __all__ = ["GradientModel", "as_array", "check_features", "check_finite_features"]
@@ -298,9 +299,7 @@ class GradientModel:
             )
         if copy:
             return copy_parameters(self._layout.unflatten(self._saved_step))
-        step = self._saved_step.view()
-        step.flags.writeable = False
-        return self._layout.unflatten(step)
+        return self._layout.unflatten(read_only_view(self._saved_step))
 
     def clear_gradients(self) -> None:
         """Forget the saved step."""
