@@ -46,13 +46,13 @@ import logging
 import math
 import os
 import socket
-import traceback
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
 from datapredict._validation import check_float, check_int, option_error
+from datapredict.backends._ray_common import remote_class, short_error
 from datapredict.backends.base import ChildResult, ChildSpec, ChildWorker
 from datapredict.backends.coordinator import Arrival, Checkpointer
 from datapredict.backends.inline import run_safely
@@ -145,16 +145,6 @@ class _ChildActor:
         }
 
 
-_REMOTE_CLASS: dict[Any, Any] = {}
-
-
-def _remote_class(ray) -> Any:
-    key = id(ray)
-    if key not in _REMOTE_CLASS:
-        _REMOTE_CLASS[key] = ray.remote(_ChildActor)
-    return _REMOTE_CLASS[key]
-
-
 def _even_share(total_cpus: float, n_children: int) -> float:
     """CPUs per child so that every child fits: an even share, at most 1, at least 0.01."""
     return max(0.01, min(1.0, math.floor(100 * total_cpus / n_children) / 100))
@@ -190,12 +180,6 @@ def _check_address(address: Any) -> str | None:
         "'ray://HOST:PORT'",
         address,
     )
-
-
-def _short(exc: BaseException) -> str:
-    text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-    first = text.splitlines()[0] if text else type(exc).__name__
-    return first if len(first) <= 300 else first[:297] + "..."
 
 
 class RayBackend:
@@ -372,7 +356,8 @@ class RayBackend:
         except (ConnectionError, ValueError, RuntimeError, TimeoutError) as error:
             where = "a new local Ray instance" if address in (None, "local") else repr(address)
             raise InvalidOptionError(
-                f"RayBackend: could not connect to {where} (address={address!r}): {_short(error)}"
+                f"RayBackend: could not connect to {where} (address={address!r}): "
+                f"{short_error(error)}"
             ) from error
         self._owns_ray = True
 
@@ -384,7 +369,7 @@ class RayBackend:
         except OSError as error:
             raise InvalidOptionError(
                 f"RayBackend: no Ray cluster reachable at address={address!r}: connecting to "
-                f"{host}:{port} failed within {self.connect_timeout:g} s ({_short(error)}). "
+                f"{host}:{port} failed within {self.connect_timeout:g} s ({short_error(error)}). "
                 "Check the head node's address and port (`ray start --head` prints them)"
             ) from error
 
@@ -425,7 +410,7 @@ class RayBackend:
             options["scheduling_strategy"] = self.scheduling_strategy
         if self.runtime_env:
             options["runtime_env"] = self.runtime_env
-        actor_class = _remote_class(ray).options(**options)
+        actor_class = remote_class(ray, _ChildActor).options(**options)
         self._spec_refs = [ray.put(spec) for spec in specs]
         self._actors = [actor_class.remote([ref], layout) for ref in self._spec_refs]
         self._in_flight = {}
@@ -456,7 +441,7 @@ class RayBackend:
                         "its module with runtime_env={'py_modules': [...]}"
                     )
                 raise ChildFailureError(
-                    f"RayBackend: child {pings[ref]} could not be built: {_short(error)}{hint}"
+                    f"RayBackend: child {pings[ref]} could not be built: {short_error(error)}{hint}"
                 ) from error
         logger.info(
             "Ray backend: %d children on %d node(s)",
@@ -526,9 +511,10 @@ class RayBackend:
                 try:
                     ray.get(ref)
                 except ray.exceptions.RayActorError as error:
-                    lost.append(self._failure(child, -1, f"its Ray actor died ({_short(error)})"))
+                    died = f"its Ray actor died ({short_error(error)})"
+                    lost.append(self._failure(child, -1, died))
                 except ray.exceptions.RayError as error:
-                    lost.append(self._failure(child, -1, f"Ray failed: {_short(error)}"))
+                    lost.append(self._failure(child, -1, f"Ray failed: {short_error(error)}"))
             # If the coordinator died (the children's failures then come from it), the
             # drain raises ChildFailureError naming it before any child is reported.
             yield coordinator.drain(), lost
@@ -555,10 +541,10 @@ class RayBackend:
                 results.append(result)
             except ray.exceptions.RayActorError as error:
                 results.append(
-                    self._failure(child, version, f"its Ray actor died ({_short(error)})")
+                    self._failure(child, version, f"its Ray actor died ({short_error(error)})")
                 )
             except ray.exceptions.RayError as error:
-                results.append(self._failure(child, version, f"Ray failed: {_short(error)}"))
+                results.append(self._failure(child, version, f"Ray failed: {short_error(error)}"))
         return results
 
     @staticmethod

@@ -12,21 +12,19 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import warnings
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
+from datapredict.backends._ray_common import remote_class, short_error
 from datapredict.backends.coordinator import Arrival, AsyncStream, Checkpointer, LocalCoordinator
 from datapredict.errors import ChildFailureError
 
 __all__ = ["RayCoordinator"]
 
 logger = logging.getLogger("datapredict")
-
-_REMOTE_CLASS: dict[Any, Any] = {}
 
 
 class _CoordinatorActor:
@@ -159,7 +157,7 @@ class RayCoordinator:
         self._ray = ray
         directory = None if checkpointer.directory is None else str(checkpointer.directory)
         self.checkpointing = directory is not None
-        actor_class = _remote_coordinator(ray).options(**options)
+        actor_class = remote_class(ray, _CoordinatorActor).options(**options)
         self.actor = actor_class.remote(
             make_coordinator, main, layout, directory, checkpointer.every
         )
@@ -179,7 +177,7 @@ class RayCoordinator:
         except self._ray.exceptions.RayActorError as error:
             hint = "" if self.checkpointing else "; pass checkpoint_dir=... to survive a crash"
             raise ChildFailureError(
-                f"RayBackend: the coordinator's actor died ({_first_line(error)}){hint}"
+                f"RayBackend: the coordinator's actor died ({short_error(error)}){hint}"
             ) from error
 
     @property
@@ -222,16 +220,3 @@ class RayCoordinator:
             self._ray.kill(self.actor)
         except Exception as error:  # already dead, or the connection is gone
             logger.debug("Ray backend: killing the coordinator failed: %s", error)
-
-
-def _remote_coordinator(ray) -> Any:
-    key = id(ray)
-    if key not in _REMOTE_CLASS:
-        _REMOTE_CLASS[key] = ray.remote(_CoordinatorActor)
-    return _REMOTE_CLASS[key]
-
-
-def _first_line(error: BaseException) -> str:
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip().splitlines()  # Ray's colours
-    line = text[0] if text else type(error).__name__
-    return line if len(line) <= 300 else line[:297] + "..."
