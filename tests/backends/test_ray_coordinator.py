@@ -59,6 +59,23 @@ def _restarted_pid(ray, actor, old_pid: int) -> int:
     raise AssertionError("the coordinator actor was not restarted")
 
 
+def _coordinator_killer(ray, backend, at_round: int, restarts: list | None = None):
+    """A ``train_distributed`` callback that kills the coordinator's actor (Ray may restart
+    it) after round ``at_round``; given ``restarts``, it waits for the restarted process
+    and appends its pid."""
+
+    def kill(record):
+        if record.round != at_round:
+            return
+        actor = backend.coordinator.actor
+        pid = None if restarts is None else ray.get(actor.pid.remote(), timeout=GET_TIMEOUT)
+        ray.kill(actor, no_restart=False)
+        if restarts is not None:
+            restarts.append(_restarted_pid(ray, actor, pid))
+
+    return kill
+
+
 @pytest.mark.parametrize(
     ("strategy", "optimizer"), [("gradients", "fedadam"), ("model_parameters", None)]
 )
@@ -70,13 +87,7 @@ def test_coordinator_killed_and_restarted_from_its_checkpoint_ends_like_an_unbro
     backend = _backend()
     restarts = []
 
-    def kill_the_coordinator(record):
-        if record.round == 2:
-            actor = backend.coordinator.actor
-            pid = ray_local.get(actor.pid.remote(), timeout=GET_TIMEOUT)
-            ray_local.kill(actor, no_restart=False)
-            restarts.append(_restarted_pid(ray_local, actor, pid))
-
+    kill_the_coordinator = _coordinator_killer(ray_local, backend, 2, restarts)
     result = train_distributed(
         full_batch,
         shards,
@@ -118,10 +129,7 @@ def test_coordinator_crash_without_checkpoints_fails_loudly(ray_local, shards):
     """A restarted coordinator with nothing to resume from refuses to start over."""
     backend = _backend()
 
-    def kill_the_coordinator(record):
-        if record.round == 1:
-            ray_local.kill(backend.coordinator.actor, no_restart=False)
-
+    kill_the_coordinator = _coordinator_killer(ray_local, backend, 1)
     with pytest.raises(ChildFailureError, match="checkpoint_dir"):
         train_distributed(
             full_batch, shards, rounds=6, backend=backend, callback=kill_the_coordinator
@@ -133,10 +141,7 @@ def test_coordinator_crash_in_a_streamed_async_job_fails_loudly(ray_local, shard
     checkpoint, the job ends naming the coordinator, not as "every child failed"."""
     backend = _backend()
 
-    def kill_the_coordinator(record):
-        if record.round == 1:
-            ray_local.kill(backend.coordinator.actor, no_restart=False)
-
+    kill_the_coordinator = _coordinator_killer(ray_local, backend, 1)
     with pytest.raises(ChildFailureError, match=r"coordinator's actor died.*checkpoint_dir"):
         train_distributed(
             full_batch,
@@ -159,13 +164,7 @@ def test_coordinator_crash_in_a_checkpointed_async_job_is_survived(
     restarts = []
     rounds = 60
 
-    def kill_the_coordinator(record):
-        if record.round == 2 and not restarts:
-            actor = backend.coordinator.actor
-            pid = ray_local.get(actor.pid.remote(), timeout=GET_TIMEOUT)
-            ray_local.kill(actor, no_restart=False)
-            restarts.append(_restarted_pid(ray_local, actor, pid))
-
+    kill_the_coordinator = _coordinator_killer(ray_local, backend, 2, restarts)
     result = train_distributed(
         full_batch,
         shards,
