@@ -104,7 +104,7 @@ class ChildWorker:
             pushed = self.model.get_gradients()
         return ChildResult(
             child=self.index,
-            payload=layout.flatten(pushed, "pushed", copy=False),  # already a copy
+            payload=layout.flatten(pushed, "pushed", copy=False),  # a copy or a read-only view
             version=version,
             n_samples=len(self.X),
             cost=float(costs[0]) if costs.size else float("nan"),

@@ -54,9 +54,7 @@ class _CoordinatorActor:
                 "can resume it"
             )
         if restarted and self._local.checkpointer.exists():
-            position = self._local.resume(directory)
-            self._done_round = position["round"] - 1
-            self._stream = AsyncStream.from_position(position)
+            position = self.resume(directory)
             logger.warning(
                 "coordinator restarted from its checkpoint at round %d", position["round"]
             )
@@ -131,8 +129,11 @@ class _CoordinatorActor:
         return self._local.dropped_stale()
 
     def resume(self, directory: str) -> dict[str, int]:
+        """Load a checkpoint: parameters, the round reached and, if it was taken during
+        an async job, that job's accounting (an async job opened later replaces it)."""
         position = self._local.resume(directory)
         self._done_round = position["round"] - 1
+        self._stream = AsyncStream.from_position(position)
         return position
 
     def pid(self) -> int:
