@@ -510,11 +510,8 @@ class RayBackend:
                 child = runs.pop(ref)
                 try:
                     ray.get(ref)
-                except ray.exceptions.RayActorError as error:
-                    died = f"its Ray actor died ({short_error(error)})"
-                    lost.append(self._failure(child, -1, died))
                 except ray.exceptions.RayError as error:
-                    lost.append(self._failure(child, -1, f"Ray failed: {short_error(error)}"))
+                    lost.append(self._failure(child, -1, error))
             # If the coordinator died (the children's failures then come from it), the
             # drain raises ChildFailureError naming it before any child is reported.
             yield coordinator.drain(), lost
@@ -539,17 +536,17 @@ class RayBackend:
                 if result.error is None:
                     result.payload = payload  # an ObjectRef: the coordinator actor resolves it
                 results.append(result)
-            except ray.exceptions.RayActorError as error:
-                results.append(
-                    self._failure(child, version, f"its Ray actor died ({short_error(error)})")
-                )
             except ray.exceptions.RayError as error:
-                results.append(self._failure(child, version, f"Ray failed: {short_error(error)}"))
+                results.append(self._failure(child, version, error))
         return results
 
-    @staticmethod
-    def _failure(child: int, version: int, error: str) -> ChildResult:
-        return ChildResult(child, None, version, 0, math.nan, 0.0, error=error)
+    def _failure(self, child: int, version: int, error: Exception) -> ChildResult:
+        """A child's Ray call that failed, as a result with ``error`` set."""
+        if isinstance(error, self._ray.exceptions.RayActorError):
+            text = f"its Ray actor died ({short_error(error)})"
+        else:
+            text = f"Ray failed: {short_error(error)}"
+        return ChildResult(child, None, version, 0, math.nan, 0.0, error=text)
 
     def close(self) -> None:
         """Kill the children's actors; shut Ray down only if this backend started it."""
