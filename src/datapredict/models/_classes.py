@@ -111,14 +111,36 @@ def _class_index(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
     return index
 
 
+def _in_consecutive_integer_classes(labels: np.ndarray, classes: np.ndarray) -> bool:
+    """Whether integer ``labels`` all lie within two consecutive integer ``classes`` (0 and 1).
+
+    Then every label is known and its 0/1 target is ``label - classes[0]``: two fast
+    reductions prove it, where two comparisons over the labels would be needed otherwise.
+    """
+    return (
+        classes.size == 2
+        and labels.size > 0
+        and labels.dtype.kind in "biu"
+        and classes.dtype.kind in "biu"
+        and int(classes[1]) - int(classes[0]) == 1
+        and labels.min() >= classes[0]
+        and labels.max() <= classes[1]
+    )
+
+
 def encode(labels: np.ndarray, classes: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Targets matrix: (n, 1) of 0/1 for two classes, one-hot (n, K) otherwise.
 
     ``out``, a float64 array of that shape, receives the matrix if given.
     """
-    index = _class_index(labels, classes)
     shape = (labels.size, outputs_for(classes))
     Y = np.empty(shape) if out is None else out
+    if _in_consecutive_integer_classes(labels, classes):
+        np.copyto(Y[:, 0], labels)
+        if classes[0]:
+            Y -= int(classes[0])
+        return Y
+    index = _class_index(labels, classes)
     if classes.size == 2:
         np.copyto(Y[:, 0], index)
         return Y
