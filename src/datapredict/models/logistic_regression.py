@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from datapredict._validation import check_bool
-from datapredict.models._classes import ClassifierMixin, check_classes_option, cross_entropy
+from datapredict.models._classes import ClassifierMixin, check_classes_option
 from datapredict.models._linear import (
     affine,
     affine_gradient,
@@ -15,6 +15,7 @@ from datapredict.models._linear import (
     intercept_mask,
     matrix_features,
 )
+from datapredict.models._losses import cross_entropy
 from datapredict.models.base import GradientModel
 from datapredict.parameters import Layout
 

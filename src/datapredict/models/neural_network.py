@@ -15,14 +15,9 @@ from datapredict.errors import (
     NonFiniteError,
     ParameterStructureError,
 )
-from datapredict.models._classes import (
-    ClassifierMixin,
-    check_classes_option,
-    cross_entropy,
-    probabilities,
-    sigmoid,
-)
+from datapredict.models._classes import ClassifierMixin, check_classes_option
 from datapredict.models._linear import column_sums
+from datapredict.models._losses import cross_entropy, probabilities, sigmoid
 from datapredict.models.base import GradientModel
 from datapredict.parameters import Layout
 

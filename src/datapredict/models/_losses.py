@@ -1,0 +1,105 @@
+"""Link functions and the cross-entropy losses of the classifiers, in place where it pays.
+
+The binary loss works on one column of logits with one exp, one log and one division
+per row; logits beyond exp's range take a stable formula a few passes slower.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """Numerically stable logistic function."""
+    return np.exp(-np.logaddexp(0.0, -z))
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, stable for large logits."""
+    shifted = z - z.max(axis=1, keepdims=True)
+    np.exp(shifted, out=shifted)
+    shifted /= shifted.sum(axis=1, keepdims=True)
+    return shifted
+
+
+# Above this logit, exp overflows float64 (at 709.78); the fast binary loss needs exp(z).
+_EXP_SAFE_LOGIT = 700.0
+
+
+def _binary_cross_entropy(
+    z: np.ndarray, Y: np.ndarray, work: np.ndarray | None
+) -> tuple[float, np.ndarray]:
+    """Sigmoid cross-entropy of logits ``z`` (n, 1); ``z`` is overwritten by the gradient.
+
+    With ``e = exp(z)``: the loss is ``log(1 + e) - y z`` and its derivative
+    ``e / (1 + e) - y``, one exp, one log and one division over the rows. ``work``
+    (like ``z``, or ``None`` for a fresh array) holds ``1 + e``. Logits above
+    ``_EXP_SAFE_LOGIT``, where ``e`` would overflow, take :func:`_stable_binary_cross_entropy`.
+    """
+    if z.max() > _EXP_SAFE_LOGIT:
+        return _stable_binary_cross_entropy(z, Y)
+    n = z.shape[0]
+    linear = float(np.vdot(Y, z))
+    np.exp(z, out=z)
+    work = np.add(z, 1.0, out=work)
+    np.divide(z, work, out=z)
+    np.log(work, out=work)
+    cost = float(work.sum()) - linear
+    z -= Y
+    z *= 1.0 / n
+    return cost / n, z
+
+
+def _stable_binary_cross_entropy(z: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
+    """:func:`_binary_cross_entropy` for any logits, in place in ``z``; a few passes slower.
+
+    With ``d = 1 + exp(-|z|)``: ``log(1 + exp(z)) = max(z, 0) + log(d)`` and
+    ``sigmoid(z) - 1/2 = sign(z) * (1/d - 1/2)``, neither of which can overflow.
+    """
+    n = z.shape[0]
+    sign = (z < 0).view(np.int8)  # 1 where negative, then 1 - 2 * that: -1 or +1
+    sign *= -2
+    sign += 1
+    cost = -float(np.vdot(Y, z)) + 0.5 * float(z.sum())
+    np.abs(z, out=z)
+    cost += 0.5 * float(z.sum())  # now sum(max(z, 0)) - y.z
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    z += 1.0
+    np.log(z, out=z)
+    cost += float(z.sum())
+    np.negative(z, out=z)
+    np.exp(z, out=z)  # 1 / d
+    z -= 0.5
+    z *= sign
+    z += 0.5
+    z -= Y
+    z /= n
+    return cost / n, z
+
+
+def cross_entropy(
+    Z: np.ndarray, Y: np.ndarray, work: np.ndarray | None = None
+) -> tuple[float, np.ndarray]:
+    """Mean cross-entropy of logits ``Z`` against targets ``Y`` and its gradient w.r.t. ``Z``.
+
+    One column: binary (sigmoid) cross-entropy against 0/1 ``Y``; ``Z`` is overwritten
+    by the gradient it returns and ``work``, an optional array like ``Z``, by
+    intermediate values. Several: softmax cross-entropy against one-hot ``Y``. The
+    gradient is already divided by the number of rows.
+    """
+    n = Z.shape[0]
+    if Z.shape[1] == 1:
+        return _binary_cross_entropy(Z, Y, work)
+    shift = Z.max(axis=1, keepdims=True)
+    log_norm = np.log(np.exp(Z - shift).sum(axis=1, keepdims=True)) + shift
+    cost = float(np.sum(log_norm - np.sum(Y * Z, axis=1, keepdims=True))) / n
+    return cost, (np.exp(Z - log_norm) - Y) / n
+
+
+def probabilities(Z: np.ndarray) -> np.ndarray:
+    """Class probabilities (n, K) from logits: two columns for the binary case."""
+    if Z.shape[1] == 1:
+        p = sigmoid(Z[:, 0])
+        return np.column_stack([1.0 - p, p])
+    return softmax(Z)
