@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
+
+import datapredict
 from datapredict.cli import main
 
 
@@ -56,3 +60,14 @@ def test_console_script_help():
         check=True,
     ).stdout
     assert "--plot" in out and "--backend" in out
+
+
+def test_version_flag(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out.strip() == f"datapredict {datapredict.__version__}"
+
+
+def test_the_package_declares_its_type_hints():
+    assert (Path(datapredict.__file__).parent / "py.typed").is_file()

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from datapredict import __version__
 from datapredict.distributed.merger import ModelParametersMerger
 from datapredict.errors import DataPredictError
 from datapredict.models import LinearRegression, LogisticRegression
@@ -44,6 +45,7 @@ class Job:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="datapredict", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser(
         "demo", help="run the distributed-training demo", description=__doc__
