@@ -1,4 +1,5 @@
-"""The binary cross-entropy kernels against scipy's log-sigmoid and sigmoid."""
+"""The cross-entropy kernels against scipy: binary ones against its log-sigmoid and
+sigmoid, softmax ones against its log-softmax and softmax."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from scipy.special import expit, log_expit
+from scipy.special import expit, log_expit, log_softmax, softmax
 
 from datapredict.models._losses import (
     _EXP_SAFE_LOGIT,
     _stable_binary_cross_entropy,
+    _stable_softmax_cross_entropy,
     cross_entropy,
 )
 
@@ -23,10 +25,17 @@ def reference(z: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
 
 
 def assert_close(cost, gradient, expected_cost, expected_gradient, z):
-    """Equal up to rounding: ``s - y`` cancels to within 1 ulp of 1 (scipy's too), and
-    the cost to within about ``eps * |z|`` per row."""
+    """Equal up to rounding: ``s - y`` cancels to within 1 ulp of 1 (scipy's too).
+
+    The cost is a difference of two sums, ``sum log(1 + e^z)`` and ``y . z``, each term
+    about ``|z|``, so it cancels: each term is rounded to a few ulps of ``|z| + 1``, and
+    summing n of them adds up to ``log2(n)`` roundings more (equal terms round alike
+    rather than cancelling), so the mean is within ``(3 + 2 log2 n) eps (|z| + 1)``.
+    """
     n = z.shape[0]
-    assert cost == pytest.approx(expected_cost, rel=1e-12, abs=4e-16 * np.abs(z).max())
+    eps = np.finfo(np.float64).eps
+    rounding = (3 + 2 * np.log2(n)) * eps * (np.abs(z).max() + 1)
+    assert cost == pytest.approx(expected_cost, rel=1e-12, abs=rounding)
     np.testing.assert_allclose(gradient, expected_gradient, rtol=1e-12, atol=4e-16 / n)
 
 
@@ -74,3 +83,84 @@ def test_hand_computed_case():
     cost, gradient = cross_entropy(z, Y)
     assert cost == pytest.approx(np.log(2.0), rel=1e-15)
     np.testing.assert_array_equal(gradient, [[-0.25], [0.25]])
+
+
+def softmax_reference(Z: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean of ``-sum(y log softmax(z))`` over rows and its gradient ``(softmax(z) - y) / n``."""
+    cost = -(Y * log_softmax(Z, axis=1)).sum(axis=1).mean()
+    return float(cost), (softmax(Z, axis=1) - Y) / Z.shape[0]
+
+
+def assert_softmax_close(cost, gradient, Z, Y):
+    """As :func:`assert_close`: the cost cancels terms of about ``|z| + log K`` each (and
+    a shift by the largest logit adds its own rounding), over ``n K`` terms."""
+    expected_cost, expected_gradient = softmax_reference(Z, Y)
+    n, k = Z.shape
+    eps = np.finfo(np.float64).eps
+    rounding = (3 + 2 * np.log2(n * k)) * eps * (2 * np.abs(Z).max() + np.log(k) + 1)
+    assert cost == pytest.approx(expected_cost, rel=1e-12, abs=rounding)
+    np.testing.assert_allclose(gradient, expected_gradient, rtol=1e-11, atol=8 * eps / n)
+
+
+def softmax_logits_and_targets(low: float, high: float):
+    """Logits (n, K) in ``[low, high]`` and one-hot targets, K from 2 to 6 columns."""
+    shapes = st.tuples(st.integers(1, 40), st.integers(2, 6))
+    return shapes.flatmap(
+        lambda shape: st.tuples(
+            arrays(np.float64, shape, elements=st.floats(low, high)),
+            arrays(np.int64, shape[0], elements=st.integers(0, shape[1] - 1)),
+        )
+    ).map(lambda case: (case[0], np.eye(case[0].shape[1])[case[1]]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(softmax_logits_and_targets(-650.0, 650.0))
+def test_softmax_without_shift_matches_scipy(case):
+    Z, Y = case
+    cost, gradient = cross_entropy(Z.copy(), Y)
+    assert_softmax_close(cost, gradient, Z, Y)
+
+
+@settings(max_examples=150, deadline=None)
+@given(softmax_logits_and_targets(300.0, 950.0))
+def test_softmax_shifted_by_the_largest_logit_matches_scipy(case):
+    Z, Y = case
+    with np.errstate(over="raise"):
+        cost, gradient = cross_entropy(Z.copy(), Y)
+    assert_softmax_close(cost, gradient, Z, Y)
+
+
+@settings(max_examples=100, deadline=None)
+@given(softmax_logits_and_targets(-1e5, 1e5))
+def test_softmax_for_any_logits_matches_scipy(case):
+    Z, Y = case
+    cost, gradient = cross_entropy(Z.copy(), Y)
+    assert_softmax_close(cost, gradient, Z, Y)
+
+
+def test_softmax_spread_beyond_exp_range_takes_the_stable_path():
+    Z = np.array([[800.0, -800.0, 0.0], [1.0, 2.0, 3.0]])
+    Y = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        cost, gradient = cross_entropy(Z.copy(), Y)
+    expected_cost, expected_gradient = _stable_softmax_cross_entropy(Z, Y)
+    assert cost == expected_cost
+    np.testing.assert_array_equal(gradient, expected_gradient)
+    assert_softmax_close(cost, gradient, Z, Y)
+
+
+def test_softmax_hand_computed_case_with_soft_targets():
+    # Equal logits: each class 1/3, loss log 3 for any target row summing to 1.
+    Z = np.zeros((2, 3))
+    Y = np.array([[0.5, 0.5, 0.0], [0.0, 0.0, 1.0]])
+    cost, gradient = cross_entropy(Z, Y)
+    assert cost == pytest.approx(np.log(3.0), rel=1e-15)
+    np.testing.assert_allclose(
+        gradient, [[-1 / 12, -1 / 12, 1 / 6], [1 / 6, 1 / 6, -1 / 3]], rtol=1e-15
+    )
+
+
+def test_softmax_carries_nan_through():
+    Z = np.array([[np.nan, 0.0], [0.0, 1.0]])
+    cost, gradient = cross_entropy(Z, np.eye(2))
+    assert np.isnan(cost) and np.isnan(gradient[0]).all()

@@ -113,19 +113,18 @@ def _class_index(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
 
 
 def _in_consecutive_integer_classes(labels: np.ndarray, classes: np.ndarray) -> bool:
-    """Whether integer ``labels`` all lie within two consecutive integer ``classes`` (0 and 1).
+    """Whether integer ``labels`` all lie within consecutive integer ``classes`` (0, 1, 2...).
 
-    Then every label is known and its 0/1 target is ``label - classes[0]``: two fast
-    reductions prove it, where two comparisons over the labels would be needed otherwise.
+    Then every label is known and its index is ``label - classes[0]``: two fast
+    reductions prove it, where comparisons or a search over the labels would be needed.
     """
     return (
-        classes.size == 2
-        and labels.size > 0
+        labels.size > 0
         and labels.dtype.kind in "biu"
         and classes.dtype.kind in "biu"
-        and int(classes[1]) - int(classes[0]) == 1
+        and int(classes[-1]) - int(classes[0]) == classes.size - 1
         and labels.min() >= classes[0]
-        and labels.max() <= classes[1]
+        and labels.max() <= classes[-1]
     )
 
 
@@ -134,14 +133,11 @@ def encode(labels: np.ndarray, classes: np.ndarray, out: np.ndarray | None = Non
 
     ``out``, a float64 array of that shape, receives the matrix if given.
     """
-    shape = (labels.size, outputs_for(classes))
-    Y = np.empty(shape) if out is None else out
     if _in_consecutive_integer_classes(labels, classes):
-        np.copyto(Y[:, 0], labels)
-        if classes[0]:
-            Y -= int(classes[0])
-        return Y
-    index = _class_index(labels, classes)
+        index = labels - classes[0] if classes[0] else labels
+    else:
+        index = _class_index(labels, classes)
+    Y = np.empty((labels.size, outputs_for(classes))) if out is None else out
     if classes.size == 2:
         np.copyto(Y[:, 0], index)
         return Y
