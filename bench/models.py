@@ -58,9 +58,10 @@ def make_problem(rows: int, features: int, seed: int) -> tuple[np.ndarray, np.nd
     return X, y, labels
 
 
-def bare_iterations(X: np.ndarray, iterations: int = 1) -> Callable[[], None]:
-    """The numpy work iterations cannot avoid: ``z = X @ w`` then ``g = X.T @ r``, each."""
-    w = np.full((X.shape[1], 1), 0.01)
+def bare_iterations(X: np.ndarray, iterations: int = 1, outputs: int = 1) -> Callable[[], None]:
+    """The numpy work iterations cannot avoid: ``z = X @ w`` then ``g = X.T @ r``, each
+    (``w`` of shape (n_features, outputs))."""
+    w = np.full((X.shape[1], outputs), 0.01)
 
     def run() -> None:
         for _ in range(iterations):
@@ -117,14 +118,16 @@ def time_against_bare(
     )
 
 
-def report(name: str, timing: Timing, iterations: int = 1) -> str:
+def report(name: str, timing: Timing, iterations: int = 1, target: bool = True) -> str:
     """One line: time per iteration, bare time, ratio and whether it meets the target."""
-    verdict = "" if timing.ratio <= TARGET_RATIO else "   MISSED"
-    return (
+    line = (
         f"  {name:<18s} one iteration {timing.model / iterations * 1e3:7.2f} ms   "
-        f"bare numpy {timing.bare / iterations * 1e3:6.2f} ms   "
-        f"ratio {timing.ratio:.3f} (target <= {TARGET_RATIO:.2f}){verdict}"
+        f"bare numpy {timing.bare / iterations * 1e3:6.2f} ms   ratio {timing.ratio:.3f}"
     )
+    if not target:
+        return line
+    verdict = "" if timing.ratio <= TARGET_RATIO else "   MISSED"
+    return f"{line} (target <= {TARGET_RATIO:.2f}){verdict}"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -168,6 +171,18 @@ def main(argv: list[str] | None = None) -> None:
             model_iterations(model, X, target, n), bare_n, args.repeats, args.warmup
         )
         print(report(type(model).__name__, timing, n))
+
+    classes = 10
+    print(f"For information, no target: {classes} classes (softmax), a train call of one iteration")
+    rng = np.random.default_rng(args.seed)
+    labels = np.argmax(X @ rng.standard_normal((X.shape[1], classes)), axis=1)
+    timing = time_against_bare(
+        model_iterations(LogisticRegression(random_state=args.seed), X, labels),
+        bare_iterations(X, outputs=classes),
+        args.repeats,
+        args.warmup,
+    )
+    print(report("LogisticRegression", timing, target=False))
 
     print("Where the time of the one-iteration call above the bare products goes:")
     for name, timing, objective in breakdown:

@@ -236,3 +236,12 @@ def test_bad_targets_raise_and_change_nothing(
         _factory, X, y, lambda m: m.train(X, spoil(y)), error, *fragments
     )
     assert isinstance(info.value, builtin)
+
+
+def test_huge_finite_targets_are_accepted(data):
+    # Their squares overflow, so the one-pass proof of finiteness fails; the
+    # element-wise check must then accept them.
+    X, _ = data
+    model = LinearRegression(max_iterations=1, learning_rate=1e-300, random_state=0)
+    costs = model.train(X, np.full(X.shape[0], 1e160))
+    assert costs.shape == (1,)

@@ -16,7 +16,7 @@ from datapredict.models._linear import (
     matrix_features,
 )
 from datapredict.models.base import GradientModel
-from datapredict.parameters import Layout
+from datapredict.parameters import Layout, is_finite_fast
 
 __all__ = ["LinearRegression"]
 
@@ -117,7 +117,7 @@ class LinearRegression(GradientModel):
         if y.dtype.kind not in "biuf":
             raise DataTypeError(f"y must hold real numbers; got dtype {y.dtype}")
         Y = np.asarray(y, dtype=np.float64).reshape(y.shape[0], -1)
-        if not np.isfinite(Y).all():
+        if not (is_finite_fast(Y.ravel()) or np.isfinite(Y).all()):
             raise NonFiniteError("y must be finite; it holds NaN or infinite values")
         if self._flat is not None and Y.shape[1] != self._params.shape[1]:
             raise InvalidDataError(
