@@ -12,8 +12,10 @@ from scipy.special import expit, log_expit, log_softmax, softmax
 
 from datapredict.models._losses import (
     _EXP_SAFE_LOGIT,
+    _FOURFOLD_SAFE_LOGIT,
     _stable_binary_cross_entropy,
     _stable_softmax_cross_entropy,
+    _sum_of_logs,
     cross_entropy,
 )
 
@@ -55,6 +57,39 @@ def test_fast_path_matches_scipy(case):
     expected_cost, expected_gradient = reference(z, Y)
     cost, gradient = cross_entropy(z.copy(), Y, work=np.empty_like(z))
     assert_close(cost, gradient, expected_cost, expected_gradient, z)
+
+
+@settings(max_examples=200, deadline=None)
+@given(logits_and_targets(-_FOURFOLD_SAFE_LOGIT, _FOURFOLD_SAFE_LOGIT))
+def test_fast_path_with_fourfold_logs_matches_scipy(case):
+    z, Y = case
+    expected_cost, expected_gradient = reference(z, Y)
+    cost, gradient = cross_entropy(z.copy(), Y, work=np.empty_like(z))
+    assert_close(cost, gradient, expected_cost, expected_gradient, z)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    arrays(np.float64, st.integers(0, 41), elements=st.floats(-700, 700)),
+    st.booleans(),
+)
+def test_sum_of_logs_matches_numpy_on_either_side_of_the_fourfold_bound(z, below):
+    if below:
+        z = np.minimum(z, _FOURFOLD_SAFE_LOGIT - 1e-9)
+    values = 1.0 + np.exp(z)
+    expected = float(np.log(values).sum())
+    largest = float(z.max()) if z.size else -np.inf
+    total = _sum_of_logs(values.copy(), largest)
+    eps = np.finfo(np.float64).eps
+    assert total == pytest.approx(expected, rel=8 * eps, abs=(4 + z.size) * eps)
+
+
+def test_sum_of_logs_takes_a_log_of_each_value_above_the_fourfold_bound():
+    # Four values of exp(200) would overflow as one product; each log is taken alone.
+    values = np.full(8, 1.0 + np.exp(200.0))
+    with np.errstate(over="raise"):
+        total = _sum_of_logs(values, 200.0)
+    assert total == pytest.approx(8 * 200.0, rel=1e-15)
 
 
 @settings(max_examples=100, deadline=None)

@@ -28,6 +28,26 @@ def softmax(z: np.ndarray) -> np.ndarray:
 
 # Above this logit, exp overflows float64 (at 709.78); the fast binary loss needs exp(z).
 _EXP_SAFE_LOGIT = 700.0
+# Below this logit, a product of four values 1 + exp(z) stays under exp(_EXP_SAFE_LOGIT).
+_FOURFOLD_SAFE_LOGIT = _EXP_SAFE_LOGIT / 4 - 1.0
+
+
+def _sum_of_logs(values: np.ndarray, largest_logit: float) -> float:
+    """``sum(log(values))`` for the values ``1 + exp(z)`` of logits up to ``largest_logit``;
+    ``values`` (1-D, contiguous) is overwritten.
+
+    A log costs several multiplications, so while no product of four values can
+    overflow, the log is taken of the products of four (a quarter of the logs); each
+    product adds a few roundings of a part in 2**53, as the sum does anyway.
+    """
+    if not largest_logit < _FOURFOLD_SAFE_LOGIT:  # also NaN, which the plain path carries
+        return float(np.log(values, out=values).sum())
+    quarter = values.size // 4
+    products = values[:quarter]
+    for part in range(1, 4):
+        products *= values[part * quarter : (part + 1) * quarter]
+    left_over = values[4 * quarter :]
+    return float(np.log(products, out=products).sum() + np.log(left_over, out=left_over).sum())
 
 
 def _binary_cross_entropy(
@@ -36,19 +56,20 @@ def _binary_cross_entropy(
     """Sigmoid cross-entropy of logits ``z`` (n, 1); ``z`` is overwritten by the gradient.
 
     With ``e = exp(z)``: the loss is ``log(1 + e) - y z`` and its derivative
-    ``e / (1 + e) - y``, one exp, one log and one division over the rows. ``work``
-    (like ``z``, or ``None`` for a fresh array) holds ``1 + e``. Logits above
-    ``_EXP_SAFE_LOGIT``, where ``e`` would overflow, take :func:`_stable_binary_cross_entropy`.
+    ``e / (1 + e) - y``, one exp and one division over the rows, and a log for every row
+    or every fourth (see :func:`_sum_of_logs`). ``work`` (like ``z``, C-contiguous, or
+    ``None`` for a fresh array) holds ``1 + e``. Logits above ``_EXP_SAFE_LOGIT``, where
+    ``e`` would overflow, take :func:`_stable_binary_cross_entropy`.
     """
-    if z.max() > _EXP_SAFE_LOGIT:
+    largest = float(z.max())
+    if largest > _EXP_SAFE_LOGIT:
         return _stable_binary_cross_entropy(z, Y)
     n = z.shape[0]
     linear = float(np.vdot(Y, z))
     np.exp(z, out=z)
     work = np.add(z, 1.0, out=work)
     np.divide(z, work, out=z)
-    np.log(work, out=work)
-    cost = float(work.sum()) - linear
+    cost = _sum_of_logs(work.reshape(-1), largest) - linear
     z -= Y
     z *= 1.0 / n
     return cost / n, z
