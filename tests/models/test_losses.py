@@ -1,5 +1,5 @@
-"""The cross-entropy kernels against scipy: binary ones against its log-sigmoid and
-sigmoid, softmax ones against its log-softmax and softmax."""
+"""The sigmoid and the cross-entropy kernels against scipy: binary ones against its
+log-sigmoid and sigmoid, softmax ones against its log-softmax and softmax."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from datapredict.models._losses import (
     _stable_softmax_cross_entropy,
     _sum_of_logs,
     cross_entropy,
+    sigmoid,
 )
 
 
@@ -199,3 +200,22 @@ def test_softmax_carries_nan_through():
     Z = np.array([[np.nan, 0.0], [0.0, 1.0]])
     cost, gradient = cross_entropy(Z, np.eye(2))
     assert np.isnan(cost) and np.isnan(gradient[0]).all()
+
+
+@settings(max_examples=200, deadline=None)
+@given(arrays(np.float64, st.integers(1, 50), elements=st.floats(-700, 800)), st.booleans())
+def test_sigmoid_matches_scipy_to_a_few_ulps_relative(z, in_place):
+    # Below -708 the result is subnormal: scipy returns 0 there, this sigmoid exp(z).
+    expected = expit(z)
+    result = sigmoid(z, out=z) if in_place else sigmoid(z)
+    np.testing.assert_allclose(result, expected, rtol=4 * np.finfo(np.float64).eps, atol=0)
+    if in_place:
+        assert result is z
+
+
+def test_sigmoid_of_infinities_and_nan():
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        result = sigmoid(np.array([np.inf, -np.inf, 0.0, -700.0, -740.0]))
+    np.testing.assert_array_equal(result[:4], [1.0, 0.0, 0.5, expit(-700.0)])
+    assert result[4] == np.exp(-740.0)  # subnormal, where scipy's expit gives 0
+    assert np.isnan(sigmoid(np.array([np.nan]))).all()

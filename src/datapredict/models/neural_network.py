@@ -24,27 +24,44 @@ from datapredict.parameters import Layout
 __all__ = ["NeuralNetwork"]
 
 
-def _relu(z):
-    return np.maximum(z, 0.0)
+# Each activation applies itself in place to a layer's pre-activations, and its
+# backprop multiplies, in place, the error arriving at a layer by the activation's
+# derivative, written through the layer's output ``a``.
 
 
-def _relu_grad(a):
-    return (a > 0).astype(a.dtype)
+def _relu(z: np.ndarray) -> np.ndarray:
+    return np.maximum(z, 0.0, out=z)
 
 
-def _tanh_grad(a):
-    return 1.0 - a * a
+def _relu_backprop(delta: np.ndarray, a: np.ndarray) -> None:
+    np.multiply(delta, a > 0.0, out=delta)
 
 
-def _sigmoid_grad(a):
-    return a * (1.0 - a)
+def _tanh(z: np.ndarray) -> np.ndarray:
+    return np.tanh(z, out=z)
 
 
-# activation -> (function, derivative expressed through the activation's output)
+def _tanh_backprop(delta: np.ndarray, a: np.ndarray) -> None:
+    slope = np.multiply(a, a)
+    np.subtract(1.0, slope, out=slope)
+    delta *= slope
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return sigmoid(z, out=z)
+
+
+def _sigmoid_backprop(delta: np.ndarray, a: np.ndarray) -> None:
+    slope = np.subtract(1.0, a)
+    slope *= a
+    delta *= slope
+
+
+# activation -> (function in place, backprop in place)
 ACTIVATIONS = {
-    "relu": (_relu, _relu_grad),
-    "tanh": (np.tanh, _tanh_grad),
-    "sigmoid": (sigmoid, _sigmoid_grad),
+    "relu": (_relu, _relu_backprop),
+    "tanh": (_tanh, _tanh_backprop),
+    "sigmoid": (_sigmoid, _sigmoid_backprop),
 }
 
 
@@ -137,7 +154,7 @@ class NeuralNetwork(ClassifierMixin, GradientModel):
     def cost_and_gradient(self, params, X, Y):
         """Cost of ``Y`` under the network and its gradient per layer (backpropagation)."""
         outputs = _forward(params, X, self._options["activation"])
-        derivative = ACTIVATIONS[self._options["activation"]][1]
+        backprop = ACTIVATIONS[self._options["activation"]][1]
         if self._is_classifier:
             cost, delta = cross_entropy(outputs[-1], Y)
         else:
@@ -152,7 +169,8 @@ class NeuralNetwork(ClassifierMixin, GradientModel):
             G[0] = column_sums(delta)
             gradients[depth] = G
             if depth:
-                delta = (delta @ params[depth][1:].T) * derivative(inputs)
+                delta = delta @ params[depth][1:].T
+                backprop(delta, inputs)
         return cost, gradients
 
     def predict(self, X: Any) -> np.ndarray:
