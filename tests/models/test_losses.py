@@ -19,6 +19,7 @@ from datapredict.models._losses import (
     cross_entropy,
     sigmoid,
 )
+from datapredict.models._losses import softmax as our_softmax
 
 
 def reference(z: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
@@ -219,3 +220,16 @@ def test_sigmoid_of_infinities_and_nan():
     np.testing.assert_array_equal(result[:4], [1.0, 0.0, 0.5, expit(-700.0)])
     assert result[4] == np.exp(-740.0)  # subnormal, where scipy's expit gives 0
     assert np.isnan(sigmoid(np.array([np.nan]))).all()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from([(-650.0, 650.0), (300.0, 950.0), (-1e5, 1e5)]).flatmap(
+        lambda bounds: softmax_logits_and_targets(*bounds)
+    )
+)
+def test_softmax_matches_scipy_for_logits_near_and_far_apart(case):
+    Z, _ = case
+    P = our_softmax(Z)
+    np.testing.assert_allclose(P, softmax(Z, axis=1), rtol=1e-11, atol=1e-300)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=1e-14)

@@ -12,6 +12,11 @@ import math
 
 import numpy as np
 
+# Above this logit, exp overflows float64 (at 709.78); the fast binary loss needs exp(z).
+_EXP_SAFE_LOGIT = 700.0
+# Below this logit, a product of four values 1 + exp(z) stays under exp(_EXP_SAFE_LOGIT).
+_FOURFOLD_SAFE_LOGIT = _EXP_SAFE_LOGIT / 4 - 1.0
+
 
 def sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Logistic function ``1 / (1 + exp(-z))``, to a few ulps relative for any ``z``.
@@ -30,17 +35,12 @@ def sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
-    """Row-wise softmax, stable for large logits."""
-    shifted = z - z.max(axis=1, keepdims=True)
-    np.exp(shifted, out=shifted)
-    shifted /= shifted.sum(axis=1, keepdims=True)
-    return shifted
-
-
-# Above this logit, exp overflows float64 (at 709.78); the fast binary loss needs exp(z).
-_EXP_SAFE_LOGIT = 700.0
-# Below this logit, a product of four values 1 + exp(z) stays under exp(_EXP_SAFE_LOGIT).
-_FOURFOLD_SAFE_LOGIT = _EXP_SAFE_LOGIT / 4 - 1.0
+    """Row-wise softmax (a new array), stable for any logits (see :func:`_common_shift`)."""
+    shift = _common_shift(z)
+    e = np.subtract(z, z.max(axis=1, keepdims=True) if shift is None else shift)
+    np.exp(e, out=e)
+    e *= (1.0 / (e @ np.ones(e.shape[1])))[:, None]
+    return e
 
 
 def _sum_of_logs(values: np.ndarray, largest_logit: float) -> float:
@@ -114,22 +114,34 @@ def _stable_binary_cross_entropy(z: np.ndarray, Y: np.ndarray) -> tuple[float, n
     return cost / n, z
 
 
+def _common_shift(Z: np.ndarray) -> float | None:
+    """One shift ``s`` for every row of logits ``Z`` (n, K) such that ``exp(Z - s)``
+    neither overflows nor underflows a whole row: 0 when the logits are all within
+    exp's range, else the largest logit; ``None`` when they spread wider than that range
+    (or hold NaN or infinity), and each row needs its own shift.
+
+    The softmax does not change when a row's logits all move by the same amount; two
+    whole-matrix reductions decide this, where a per-row maximum over a short row is
+    several times slower.
+    """
+    high, low = float(Z.max()), float(Z.min())
+    if low > -_EXP_SAFE_LOGIT and high + math.log(Z.shape[1]) < _EXP_SAFE_LOGIT:
+        return 0.0
+    if high - low < _EXP_SAFE_LOGIT:
+        return high
+    return None
+
+
 def _softmax_cross_entropy(Z: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
     """Softmax cross-entropy of logits ``Z`` (n, K); ``Z`` is overwritten by the gradient.
 
-    The softmax does not change when every logit moves by the same amount, so ``exp``
-    needs no per-row shift: none when all logits are within exp's range, else the
-    largest logit (two whole-matrix reductions decide). The row sums are one BLAS
-    product. Logits spread wider than exp's range take
+    ``exp`` takes one shift for all rows (:func:`_common_shift`) and the row sums are
+    one BLAS product. Logits spread wider than exp's range take
     :func:`_stable_softmax_cross_entropy`.
     """
     n, k = Z.shape
-    high, low = float(Z.max()), float(Z.min())
-    if low > -_EXP_SAFE_LOGIT and high + math.log(k) < _EXP_SAFE_LOGIT:
-        shift = 0.0
-    elif high - low < _EXP_SAFE_LOGIT:
-        shift = high
-    else:  # also NaN and infinite logits, which the stable formula carries through
+    shift = _common_shift(Z)
+    if shift is None:
         return _stable_softmax_cross_entropy(Z, Y)
     linear = float(np.vdot(Y, Z))
     if shift:
