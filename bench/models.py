@@ -21,7 +21,7 @@ rest of ``train`` (validation, label encoding, the step).
 Run::
 
     .venv/bin/python bench/models.py                  # 100,000 x 100, the target problem
-    .venv/bin/python bench/models.py --rows 20000 --repeats 51
+    .venv/bin/python bench/models.py --rows 20000 --repeats 101
 
 Target: ratio <= 1.30. The medians are of 51 repeats by default: on a shared host the
 ratio of a single run still moves by a few hundredths from run to run.
