@@ -63,6 +63,21 @@ class History(list):
         return [asdict(record) for record in self]
 
 
+def _first_arrivals(arrivals: list, seen: set[tuple[int, int]]) -> list:
+    """The arrivals whose push (child, push number) is not in ``seen``, which they join.
+
+    A coordinator that crashes after logging a push but before replying to its child
+    sees the child's retried call after its restart and logs the push again.
+    """
+    first = []
+    for arrival in arrivals:
+        key = (arrival.result.child, arrival.seq)
+        if key not in seen:
+            seen.add(key)
+            first.append(arrival)
+    return first
+
+
 class Runner:
     """The loop of a job, the same for every backend and wherever the coordinator runs.
 
@@ -232,7 +247,9 @@ class Runner:
             self._position(self.first_round),
             max_staleness,
         )
-        for arrivals, lost in events:
+        seen: set[tuple[int, int]] = set()
+        for logged, lost in events:
+            arrivals = _first_arrivals(logged, seen)
             for result in lost + [a.result for a in arrivals if a.result.error is not None]:
                 self._failed(result, failures)
                 self._alive(n_children)

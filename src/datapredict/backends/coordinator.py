@@ -172,13 +172,16 @@ class Arrival:
     ``result`` is the child's result without its payload (``error`` set if its work
     failed); ``lag`` is its staleness (versions applied since it was computed);
     ``dropped`` whether it was dropped as too stale; ``version`` the coordinator's
-    version after it; ``received_at`` when it arrived (``time.time()`` on the coordinator).
+    version after it; ``seq`` the child's push number (a push retried on a restarted
+    coordinator arrives again with the same number); ``received_at`` when it arrived
+    (``time.time()`` on the coordinator).
     """
 
     result: ChildResult
     lag: int
     dropped: bool
     version: int
+    seq: int
     received_at: float = field(default_factory=time.time)
 
 
@@ -273,12 +276,12 @@ class AsyncStream:
         stream.arrived = position["stream.arrived"]
         return stream
 
-    def arrive(self, arrival: Arrival, seq: int) -> bool:
-        """Log ``arrival`` (push number ``seq``); return whether its child gets another unit."""
+    def arrive(self, arrival: Arrival) -> bool:
+        """Log ``arrival``; return whether its child gets another unit."""
         child = arrival.result.child
         self._log.append(arrival)
         self.arrived += 1
-        self._next_seq[child] = seq + 1
+        self._next_seq[child] = arrival.seq + 1
         if arrival.result.error is None and self.granted < self.budget:
             self.granted += 1
             return True

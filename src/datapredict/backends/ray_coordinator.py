@@ -106,7 +106,7 @@ class _CoordinatorActor:
                 local.push(result, (result.child, seq), stream.position())
                 result.payload = None
                 dropped = local.dropped_stale() > before
-        go_on = stream.arrive(Arrival(result, lag, dropped, local.version), seq)
+        go_on = stream.arrive(Arrival(result, lag, dropped, local.version, seq))
         version, main = self._latest()
         return go_on, version, main
 
