@@ -184,7 +184,8 @@ def test_regression_fits_a_curve_a_line_cannot(activation):
 def test_hidden_layer_sizes_accepts_an_int_or_a_sequence(X, sizes):
     model = NeuralNetwork(hidden_layer_sizes=sizes, max_iterations=1, random_state=0)
     model.train(X, binary_labels(X))
-    assert model.get_params()["hidden_layer_sizes"] == (8,)
+    assert model.get_params()["hidden_layer_sizes"] is sizes  # as given (scikit-learn's rule)
+    assert "hidden_layer_sizes=(8,)" in repr(model)
     assert model.get_model_parameters()[0].shape == (4, 8)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
@@ -155,6 +155,7 @@ class GradientModel:
 
     def __init__(self, **options: Any) -> None:
         self._options: dict[str, Any] = {}
+        self._given: dict[str, Any] = {}
         self._apply_options(options)
         self._layout: Layout | None = None
         self._flat: np.ndarray | None = None
@@ -184,6 +185,7 @@ class GradientModel:
                     f"exist; create a new {owner} instead"
                 )
         self._options.update(validated)
+        self._given.update(options)
         if "random_state" in validated:
             self._rng = check_random_state(validated["random_state"])
         if "optimizer" in validated and getattr(self, "_flat", None) is not None:
@@ -198,9 +200,35 @@ class GradientModel:
             options["max_iterations"] = max_iterations
         self._apply_options(options)
 
-    def get_params(self) -> dict[str, Any]:
-        """Return the current options as a dict (scikit-learn style)."""
-        return dict(self._options)
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The options, as given to the constructor or set since (scikit-learn's
+        ``get_params``; a model holds no other estimator, so ``deep`` changes nothing)."""
+        return dict(self._given)
+
+    def set_params(self, **options: Any) -> Self:
+        """scikit-learn's ``set_params``: :meth:`set_parameters` by keyword; returns the model."""
+        self._apply_options(options)
+        return self
+
+    # ------------------------------------------------------------ scikit-learn
+    @property
+    def _estimator_type(self) -> str:
+        return "classifier" if getattr(self, "_is_classifier", False) else "regressor"
+
+    def __sklearn_tags__(self):
+        """scikit-learn's estimator tags (only scikit-learn calls this, so it is installed)."""
+        from sklearn.utils import ClassifierTags, RegressorTags, Tags, TargetTags
+
+        classifier = self._estimator_type == "classifier"
+        return Tags(
+            estimator_type=self._estimator_type,
+            target_tags=TargetTags(required=True),
+            classifier_tags=ClassifierTags() if classifier else None,
+            regressor_tags=None if classifier else RegressorTags(),
+        )
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return self._flat is not None
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v!r}" for k, v in self._options.items())
@@ -306,6 +334,36 @@ class GradientModel:
         self._saved_step = None
 
     # ---------------------------------------------------------------- training
+    def fit(self, X: Any, y: Any) -> Self:
+        """scikit-learn's ``fit``: train ``max_iterations`` steps from fresh parameters.
+
+        Unlike :meth:`train`, which continues from the current parameters, ``fit``
+        starts over (new initialisation from ``random_state``; classifiers learn their
+        classes again). Bad input raises as for :meth:`train` and changes nothing.
+
+        Returns
+        -------
+        self
+        """
+        kept = dict(self.__dict__)
+        self._forget()
+        try:
+            self.train(X, y)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(kept)
+            raise
+        return self
+
+    def _forget(self) -> None:
+        """Drop the parameters and what was learned with them (see :meth:`fit`)."""
+        self._layout = self._flat = self._n_features = self._saved_step = None
+        self.__dict__.pop("_params", None)
+        if hasattr(self, "classes_"):
+            self.classes_ = None
+        self._rng = check_random_state(self._options["random_state"])
+        self._reset_training_state()
+
     def train(self, X: Any, y: Any) -> np.ndarray:
         """Run ``max_iterations`` steps from the current parameters.
 

@@ -1,0 +1,117 @@
+"""The models as scikit-learn estimators: clone, fit, set_params, cross-validation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import clone, is_classifier, is_regressor
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression as ScikitLogisticRegression
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from datapredict import LinearRegression, LogisticRegression, NeuralNetwork, errors
+
+MAKERS = {
+    "linear": lambda: LinearRegression(max_iterations=20, learning_rate=0.1, random_state=3),
+    "logistic": lambda: LogisticRegression(max_iterations=20, classes=[0, 1, 2], random_state=3),
+    "network": lambda: NeuralNetwork(hidden_layer_sizes=(4,), max_iterations=20, random_state=3),
+}
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 3))
+    return X, np.arange(60) % 3
+
+
+def _flat(params) -> np.ndarray:
+    arrays = params if isinstance(params, list) else [params]
+    return np.concatenate([a.ravel() for a in arrays])
+
+
+@pytest.mark.parametrize("name", sorted(MAKERS))
+def test_clone_gives_an_unfitted_model_with_the_same_options(name, data):
+    model = MAKERS[name]()
+    model.fit(*data)
+    copy = clone(model)
+    assert type(copy) is type(model) and copy is not model
+    assert copy.get_params() == model.get_params()
+    assert not copy.is_initialized
+
+
+def test_get_params_gives_the_options_as_given():
+    classes = [0, 1, 2]
+    model = LogisticRegression(classes=classes)
+    assert model.get_params()["classes"] is classes
+    assert model.get_params(deep=False) == model.get_params()
+
+
+@pytest.mark.parametrize("name", sorted(MAKERS))
+def test_fit_starts_over_where_train_continues(name, data):
+    model = MAKERS[name]()
+    assert model.fit(*data) is model
+    first = _flat(model.get_model_parameters())
+    model.train(*data)
+    continued = _flat(model.get_model_parameters())
+    model.fit(*data)
+    np.testing.assert_array_equal(_flat(model.get_model_parameters()), first)
+    assert not np.array_equal(continued, first)
+
+
+def test_fit_learns_the_classes_again():
+    X = np.random.default_rng(1).standard_normal((20, 2))
+    model = LogisticRegression(max_iterations=2).fit(X, np.arange(20) % 2)
+    model.fit(X, np.where(np.arange(20) % 2, "yes", "no"))
+    assert model.classes_.tolist() == ["no", "yes"]
+
+
+@pytest.mark.parametrize("name", sorted(MAKERS))
+def test_fit_on_bad_input_changes_nothing(name, data):
+    X, y = data
+    model = MAKERS[name]().fit(X, y)
+    before = _flat(model.get_model_parameters())
+    spoiled = X.copy()
+    spoiled[4, 1] = np.nan
+    with pytest.raises(errors.NonFiniteError):
+        model.fit(spoiled, y)
+    np.testing.assert_array_equal(_flat(model.get_model_parameters()), before)
+    np.testing.assert_array_equal(model.predict(X), MAKERS[name]().fit(X, y).predict(X))
+
+
+def test_set_params_validates_and_returns_the_model():
+    model = LogisticRegression()
+    assert model.set_params(learning_rate=0.5) is model
+    assert model.get_params()["learning_rate"] == 0.5
+    with pytest.raises(errors.InvalidOptionError, match="learning_rate"):
+        model.set_params(learning_rate=-1.0)
+    assert model.get_params()["learning_rate"] == 0.5
+
+
+def test_estimator_types():
+    assert is_classifier(LogisticRegression()) and is_classifier(NeuralNetwork())
+    assert is_regressor(LinearRegression()) and is_regressor(NeuralNetwork(task="regression"))
+
+
+def test_cross_validation_in_a_pipeline_matches_scikit_learn():
+    X, y = load_breast_cancer(return_X_y=True)
+    ours = make_pipeline(StandardScaler(), LogisticRegression(max_iterations=300, random_state=0))
+    reference = make_pipeline(StandardScaler(), ScikitLogisticRegression())
+    scores = cross_val_score(ours, X, y, cv=3)
+    expected = cross_val_score(reference, X, y, cv=3)
+    assert scores.shape == (3,)
+    assert scores.mean() == pytest.approx(expected.mean(), abs=0.02)
+
+
+def test_grid_search_sets_options_through_set_params(data):
+    X, _ = data
+    y = X @ np.array([1.0, -2.0, 0.5]) + 0.3
+    search = GridSearchCV(
+        LinearRegression(max_iterations=50, random_state=0),
+        {"learning_rate": [1e-4, 0.3]},
+        cv=3,
+    ).fit(X, y)
+    assert search.best_params_ == {"learning_rate": 0.3}
+    assert search.best_estimator_.get_params()["learning_rate"] == 0.3
