@@ -22,6 +22,7 @@ demo: $(VENV)/.demo
 
 test: $(VENV)/.test
 	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.test
