@@ -1,9 +1,9 @@
 """Link functions and the cross-entropy losses of the classifiers, in place where it pays.
 
-The binary loss works on one column of logits with one exp, one log and one division
-per row; the softmax loss avoids numpy's reductions along a short row (a per-row max or
-sum over 10 classes is several times slower than a pass over the whole matrix). Logits
-beyond exp's range take stable formulas a few passes slower.
+The binary loss works on one column of logits with one exp and one division per row
+and a log per four rows; the softmax loss avoids numpy's reductions along a short row
+(a per-row max or sum over 10 classes is several times slower than a pass over the
+whole matrix). Logits beyond exp's range take stable formulas a few passes slower.
 """
 
 from __future__ import annotations
