@@ -30,6 +30,10 @@ class RoundRecord:
     ``cost`` is the sample-weighted mean of the children's costs at the parameters they
     started from (in sync mode with full-batch children: the main model's training
     cost); ``metric`` is the main model's score on ``eval_data`` after the round.
+    ``pushes`` counts the pushes received in the round and ``dropped`` those of them
+    left out (too stale, or late for a sync quorum); ``staleness_mean`` and
+    ``staleness_max`` describe the pushes applied (how many updates the main parameters
+    had taken since the child's copy).
     """
 
     round: int
@@ -91,7 +95,6 @@ class Runner:
         self.main_model, self.eval_data, self.callback = main_model, eval_data, callback
         self.history = History()
         self.dead: set[int] = set()
-        self._dropped_before = 0
         self.first_round = 0
         self.next_seq = 0
         self.in_flight: dict[int, int] = {}
@@ -100,7 +103,6 @@ class Runner:
         """Load a checkpoint into the coordinator and continue from its round."""
         position = self.host.resume(directory)
         self.first_round, self.next_seq = position["round"], position["next_seq"]
-        self._dropped_before = self.host.dropped_stale()
         logger.info("resumed from %s at round %d", directory, self.first_round)
 
     def _submit(self, child: int, handle: Any) -> None:
@@ -214,8 +216,12 @@ class Runner:
                     dropped += 1
                 else:
                     push_id = (result.child, self.in_flight[result.child])
+                    before = self.host.dropped_stale()  # a gradient server has its own bound
                     self.host.push(result, push_id, self._position(index))
-                    staleness.append(lag)
+                    if self.host.dropped_stale() > before:
+                        dropped += 1
+                    else:
+                        staleness.append(lag)
                 window.append(result)
                 if submitted < budget:
                     main, version = self.host.main()
@@ -225,14 +231,16 @@ class Runner:
                     in_flight += 1
                     submitted += 1
                 if len(window) == n_children or in_flight == 0:
-                    self._record_window(index, window, dropped, failures, staleness, started)
+                    seconds = time.perf_counter() - started
+                    self._record(index, window, dropped, failures, staleness, seconds)
                     index += 1
                     window, failures, staleness, dropped = [], [], [], 0
                     started = time.perf_counter()
                     if bar is not None:
                         bar.update()
         if window or failures:  # the last failures came after the last full window
-            self._record_window(index, window, dropped, failures, staleness, started)
+            seconds = time.perf_counter() - started
+            self._record(index, window, dropped, failures, staleness, seconds)
 
     def _run_async_streamed(self, rounds, n_children, max_staleness, bar) -> None:
         """Async with children pushing straight to the coordinator (the backend's
@@ -273,10 +281,3 @@ class Runner:
         if window or failures:
             seconds = max(0.0, time.time() - started)
             self._record(index, window, dropped, failures, staleness, seconds, version)
-
-    def _record_window(self, index, window, dropped, failures, staleness, started) -> None:
-        """Record an async round; on the gradients path the server counts stale drops."""
-        stale = self.host.dropped_stale()
-        if stale:
-            dropped, self._dropped_before = stale - self._dropped_before, stale
-        self._record(index, window, dropped, failures, staleness, time.perf_counter() - started)
