@@ -1,8 +1,12 @@
-"""Shared fixtures. Models: gradients against central differences; bad input changes nothing."""
+"""Shared fixtures. Models: gradients against central differences; bad input changes
+nothing. Examples: the scripts in ``examples/`` loaded as modules."""
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -98,3 +102,17 @@ def assert_rejected_unchanged() -> Callable[..., pytest.ExceptionInfo]:
         return info
 
     return check
+
+
+@pytest.fixture
+def load_example() -> Callable[[str], ModuleType]:
+    """``load_example("seed_tutorial")`` imports ``examples/seed_tutorial.py``."""
+
+    def load(name: str) -> ModuleType:
+        path = Path(__file__).resolve().parents[1] / "examples" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
