@@ -50,6 +50,21 @@ def test_as_dicts_gives_plain_rows():
     ]
 
 
+def test_plot_draws_a_column_against_the_round():
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    history = History([record(i, cost=c) for i, c in enumerate([3.0, 2.0, 1.5])])
+    ax = history.plot("cost", label="job")
+    (line,) = ax.get_lines()
+    np.testing.assert_array_equal(line.get_xdata(), [0, 1, 2])
+    np.testing.assert_array_equal(line.get_ydata(), [3.0, 2.0, 1.5])
+    assert ax.get_ylabel() == "cost" and line.get_label() == "job"
+    assert history.plot("version", ax=ax) is ax and len(ax.get_lines()) == 2
+    matplotlib.pyplot.close("all")
+    with pytest.raises(KeyError, match="no column 'loss'"):
+        history.plot("loss")
+
+
 def test_an_unknown_column_names_the_columns():
     with pytest.raises(KeyError, match=r"no column 'nope'.*'staleness_max'"):
         History([record(0)])["nope"]

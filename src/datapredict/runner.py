@@ -66,6 +66,31 @@ class History(list):
         """Plain dicts, e.g. for ``pandas.DataFrame(history.as_dicts())``."""
         return [asdict(record) for record in self]
 
+    def plot(self, column: str = "cost", ax: Any = None, **line_options: Any) -> Any:
+        """Draw ``column`` against the round with matplotlib; returns the Axes.
+
+        Parameters
+        ----------
+        column : str, default="cost"
+            A :class:`RoundRecord` field, e.g. "metric" or "staleness_mean".
+        ax : matplotlib Axes, optional
+            Where to draw (a new figure's Axes otherwise), e.g. to compare two jobs.
+        **line_options
+            Passed to ``ax.plot`` (``label=...``, ``linestyle=...``).
+        """
+        values = self[column]
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError:
+            raise ImportError(
+                "History.plot needs matplotlib: pip install 'datapredict[demo]'"
+            ) from None
+        if ax is None:
+            ax = plt.figure().add_subplot()
+        ax.plot(self["round"], values, **line_options)
+        ax.set(xlabel="round", ylabel=column)
+        return ax
+
 
 def _first_arrivals(arrivals: list, seen: set[tuple[int, int]]) -> list:
     """The arrivals whose push (child, push number) is not in ``seen``, which they join.
