@@ -178,6 +178,8 @@ class Runner:
         return alive
 
     def run_sync(self, rounds, n_children, quorum, round_timeout, bar) -> None:
+        """Rounds up to ``rounds``: every live child works from the same version; the
+        round closes on all of them, or on ``quorum`` once ``round_timeout`` passed."""
         busy: set[int] = set()
         for index in range(self.first_round, rounds):
             started = time.perf_counter()
@@ -218,6 +220,8 @@ class Runner:
         return sorted(results, key=lambda r: r.child), failures, late
 
     def run_async(self, rounds, n_children, max_staleness, bar) -> None:
+        """``(rounds - first round) x n_children`` pushes, each applied as it arrives
+        (pushes more than ``max_staleness`` versions old are dropped); K make a round."""
         if hasattr(self.backend, "stream_async"):  # children push to the coordinator
             self._run_async_streamed(rounds, n_children, max_staleness, bar)
             return

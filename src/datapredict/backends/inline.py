@@ -26,21 +26,26 @@ class InlineBackend:
     """Run children one after another in the calling thread (deterministic, no overhead)."""
 
     def start(self, specs: list[ChildSpec], layout: Layout) -> None:
+        """Create the children's workers in this process."""
         self._workers = [ChildWorker(spec) for spec in specs]
         self._layout = layout
         self._pending: deque = deque()
 
     def broadcast(self, main: np.ndarray, version: int):
+        """The main vector itself: children run one at a time, before it changes."""
         return main, version
 
     def submit(self, child: int, handle) -> None:
+        """Queue one unit of work for ``child``; it runs in :meth:`wait`."""
         self._pending.append((child, handle))
 
     def wait(self, timeout: float | None) -> list[ChildResult]:
+        """Run the oldest queued unit and return its result (none queued: empty)."""
         if not self._pending:
             return []
         child, (main, version) = self._pending.popleft()
         return [run_safely(self._workers[child], main, version, self._layout)]
 
     def close(self) -> None:
+        """Forget the queued work."""
         self._pending.clear()

@@ -126,6 +126,7 @@ class _CoordinatorActor:
         return self._local.parameters()
 
     def dropped_stale(self) -> int:
+        """Pushes the coordinator dropped as too stale so far."""
         return self._local.dropped_stale()
 
     def resume(self, directory: str) -> dict[str, int]:
@@ -192,6 +193,7 @@ class RayCoordinator:
         return main_ref, self._get(version_ref)
 
     def parameters(self) -> tuple[Any, int]:
+        """The main parameters in the model's structure and their version (fetched)."""
         return self._get(self.actor.parameters.remote())
 
     def dropped_stale(self) -> int:
@@ -207,16 +209,19 @@ class RayCoordinator:
         return self._get(self.actor.drain.remote())
 
     def push_round(self, results, push_ids, extra) -> None:
+        """Send a sync round to the actor; payloads go by reference, not through the driver."""
         metas = [replace(r, payload=None) for r in results]
         call = self.actor.push_round.options(num_returns=2)
         self._latest = call.remote(metas, [r.payload for r in results], push_ids, extra)
 
     def resume(self, directory) -> dict[str, int]:
+        """Load a checkpoint into the actor; returns the runner's position."""
         position = self._get(self.actor.resume.remote(str(directory)))
         self._latest = self.actor.main.options(num_returns=2).remote()
         return position
 
     def close(self) -> None:
+        """Kill the actor."""
         try:
             self._ray.kill(self.actor)
         except Exception as error:  # already dead, or the connection is gone

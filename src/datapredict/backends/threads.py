@@ -26,6 +26,7 @@ class ThreadsBackend:
         self._max_workers = max_workers
 
     def start(self, specs: list[ChildSpec], layout: Layout) -> None:
+        """Create the children's workers and the thread pool."""
         self._workers = [ChildWorker(spec) for spec in specs]
         self._layout = layout
         self._pool = cf.ThreadPoolExecutor(
@@ -34,17 +35,20 @@ class ThreadsBackend:
         self._futures: set[cf.Future] = set()
 
     def broadcast(self, main: np.ndarray, version: int):
+        """A read-only copy of the main vector, shared by the threads of this version."""
         main = main.copy()
         main.flags.writeable = False
         return main, version
 
     def submit(self, child: int, handle) -> None:
+        """Start one unit of work for ``child`` on the pool."""
         main, version = handle
         self._futures.add(
             self._pool.submit(run_safely, self._workers[child], main, version, self._layout)
         )
 
     def wait(self, timeout: float | None) -> list[ChildResult]:
+        """The results finished first (at least one; empty on timeout or when idle)."""
         if not self._futures:
             return []
         done, self._futures = cf.wait(
@@ -53,6 +57,7 @@ class ThreadsBackend:
         return [future.result() for future in done]
 
     def close(self) -> None:
+        """Cancel what has not started and join the threads."""
         for future in self._futures:
             future.cancel()
         self._pool.shutdown(wait=True)
