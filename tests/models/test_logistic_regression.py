@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from scipy.special import expit, softmax
+from scipy.special import expit, logsumexp, softmax
 from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 from sklearn.metrics import log_loss
@@ -222,6 +222,20 @@ def test_a_shard_with_fewer_classes_than_the_parameters_needs_the_option(X):
 )
 def test_gradient_matches_central_differences(X, labels, options, assert_gradient_matches):
     assert_gradient_matches(LogisticRegression(random_state=0, **options), X, labels(X))
+
+
+def test_softmax_cost_and_gradient_take_targets_in_either_memory_order(X):
+    model = LogisticRegression(random_state=0)
+    model.train(X, three_labels(X))
+    params = model.get_model_parameters()
+    Y = np.eye(3)[three_labels(X)]
+    by_row = model.cost_and_gradient(params, X, np.ascontiguousarray(Y))
+    by_class = model.cost_and_gradient(params, X, np.asfortranarray(Y))
+    assert by_row[0] == by_class[0]
+    np.testing.assert_array_equal(by_row[1], by_class[1])
+    logits = X @ params[1:] + params[0]
+    expected = -np.mean(np.sum(Y * (logits - logsumexp(logits, axis=1, keepdims=True)), axis=1))
+    assert by_row[0] == pytest.approx(expected, rel=1e-12)
 
 
 # ---------------------------------------------------------------- accuracy

@@ -18,6 +18,7 @@ from datapredict.models._losses import (
     _sum_of_logs,
     cross_entropy,
     sigmoid,
+    softmax_cross_entropy_by_class,
 )
 from datapredict.models._losses import softmax as our_softmax
 
@@ -225,3 +226,28 @@ def test_softmax_matches_scipy_for_logits_near_and_far_apart(case):
     P = our_softmax(Z)
     np.testing.assert_allclose(P, softmax(Z, axis=1), rtol=1e-11, atol=1e-300)
     np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=1e-14)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from([(-650.0, 650.0), (300.0, 950.0), (-1e5, 1e5)]).flatmap(
+        lambda bounds: softmax_logits_and_targets(*bounds)
+    )
+)
+def test_softmax_by_class_matches_scipy_for_any_logits(case):
+    Z, Y = case
+    ZT, YT = Z.T.copy(), Y.T.copy()
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        cost, gradient = softmax_cross_entropy_by_class(ZT, YT)
+    assert gradient is ZT
+    assert_softmax_close(cost, gradient.T, Z, Y)
+
+
+def test_softmax_by_class_hand_computed_case():
+    ZT = np.zeros((3, 2))  # two samples, three equal logits each
+    YT = np.array([[0.5, 0.0], [0.5, 0.0], [0.0, 1.0]])
+    cost, gradient = softmax_cross_entropy_by_class(ZT, YT)
+    assert cost == pytest.approx(np.log(3.0), rel=1e-15)
+    np.testing.assert_allclose(
+        gradient.T, [[-1 / 12, -1 / 12, 1 / 6], [1 / 6, 1 / 6, -1 / 3]], rtol=1e-15
+    )

@@ -164,6 +164,9 @@ class ClassifierMixin:
 
     classes_: np.ndarray | None = None
     _is_classifier = True
+    # Whether one-hot targets are laid out classes first, (K, n) in memory, for a host
+    # whose loss works with the classes along the rows.
+    _targets_by_class = False
 
     def _targets_known(self) -> bool:
         return not self._is_classifier or self.classes_ is not None
@@ -199,7 +202,11 @@ class ClassifierMixin:
         classes = resolve_classes(self.classes_, self._options["classes"], labels)
         if self._flat is not None:
             check_outputs(self._output_count(), classes, type(self).__name__)
-        Y = encode(labels, classes, self._scratch("targets", (labels.size, outputs_for(classes))))
+        n, k = labels.size, outputs_for(classes)
+        if self._targets_by_class and k > 1:  # an (n, K) view of a (K, n) buffer
+            Y = encode(labels, classes, self._scratch("targets", (k, n)).T)
+        else:
+            Y = encode(labels, classes, self._scratch("targets", (n, k)))
         if self._flat is not None:
             self.classes_ = classes
         return Y

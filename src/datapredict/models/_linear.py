@@ -40,6 +40,29 @@ def affine_gradient(X: np.ndarray, R: np.ndarray, fit_intercept: bool) -> np.nda
     return G
 
 
+def affine_by_class(
+    W: np.ndarray, X: np.ndarray, fit_intercept: bool, out: np.ndarray | None = None
+) -> np.ndarray:
+    """:func:`affine` transposed: ``(X @ W[1:] + W[0]).T``, shape (n_outputs, n), with
+    the outputs along the rows (``out``, C-contiguous, receives it if given)."""
+    weights = W[1:] if fit_intercept else W
+    ZT = np.matmul(weights.T, X.T, out=out)
+    if fit_intercept:
+        ZT += W[0][:, None]
+    return ZT
+
+
+def affine_gradient_by_class(X: np.ndarray, RT: np.ndarray, fit_intercept: bool) -> np.ndarray:
+    """:func:`affine_gradient` from residuals ``RT`` (n_outputs, n) with the outputs along
+    the rows; the intercept's gradient is then a sum along each contiguous row."""
+    if not fit_intercept:
+        return (RT @ X).T
+    G = np.empty((X.shape[1] + 1, RT.shape[0]))
+    G[1:] = (RT @ X).T
+    G[0] = RT.sum(axis=1)
+    return G
+
+
 def initial_matrix(n_features: int, n_outputs: int, fit_intercept: bool, rng) -> np.ndarray:
     """Small uniform weights in ``±1/sqrt(n_features + 1)``; zero intercept."""
     rows = n_features + int(fit_intercept)

@@ -165,6 +165,29 @@ def _stable_softmax_cross_entropy(Z: np.ndarray, Y: np.ndarray) -> tuple[float, 
     return cost, (np.exp(Z - log_norm) - Y) / n
 
 
+def softmax_cross_entropy_by_class(ZT: np.ndarray, YT: np.ndarray) -> tuple[float, np.ndarray]:
+    """Softmax cross-entropy with the classes along the rows: logits ``ZT`` (K, n),
+    one-hot (or probability) targets ``YT`` (K, n); ``ZT`` is overwritten by the gradient
+    w.r.t. the logits, divided by n.
+
+    With the samples along the rows, the per-sample work (largest logit, shift, sum,
+    normalisation) is K whole-row operations instead of reductions and broadcasts over
+    rows of K, so each sample can take its own shift at no cost: stable for any logits.
+    """
+    k, n = ZT.shape
+    linear = float(np.vdot(YT, ZT))
+    shift = ZT.max(axis=0)
+    ZT -= shift
+    np.exp(ZT, out=ZT)
+    sums = np.ones(k) @ ZT
+    cost = float(np.log(sums).sum()) + float(shift.sum()) - linear
+    np.reciprocal(sums, out=sums)
+    ZT *= sums
+    ZT -= YT
+    ZT *= 1.0 / n
+    return cost / n, ZT
+
+
 def cross_entropy(
     Z: np.ndarray, Y: np.ndarray, work: np.ndarray | None = None
 ) -> tuple[float, np.ndarray]:

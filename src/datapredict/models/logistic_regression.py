@@ -10,12 +10,14 @@ from datapredict._validation import check_bool
 from datapredict.models._classes import ClassifierMixin, check_classes_option
 from datapredict.models._linear import (
     affine,
+    affine_by_class,
     affine_gradient,
+    affine_gradient_by_class,
     initial_matrix,
     intercept_mask,
     matrix_features,
 )
-from datapredict.models._losses import cross_entropy
+from datapredict.models._losses import cross_entropy, softmax_cross_entropy_by_class
 from datapredict.models.base import GradientModel
 from datapredict.parameters import Layout
 
@@ -49,6 +51,7 @@ class LogisticRegression(ClassifierMixin, GradientModel):
     }
     _STRUCTURAL = frozenset({"fit_intercept", "classes"})
     _NONFINITE_INPUTS_PROPAGATE = True
+    _targets_by_class = True
 
     def __init__(
         self,
@@ -76,12 +79,21 @@ class LogisticRegression(ClassifierMixin, GradientModel):
         )
 
     def cost_and_gradient(self, params, X, Y):
-        """Mean cross-entropy of ``Y`` under the model and its gradient."""
+        """Mean cross-entropy of ``Y`` under the model and its gradient.
+
+        With more than two classes the logits are computed with the classes along the
+        rows, (K, n), where the softmax's per-sample work is whole-row operations.
+        """
         fit_intercept = self._options["fit_intercept"]
-        shape = (X.shape[0], params.shape[1])
-        logits = affine(params, X, fit_intercept, out=self._scratch("logits", shape))
-        cost, dZ = cross_entropy(logits, Y, work=self._scratch("work", shape))
-        return cost, affine_gradient(X, dZ, fit_intercept)
+        n, k = X.shape[0], params.shape[1]
+        if k == 1:
+            logits = affine(params, X, fit_intercept, out=self._scratch("logits", (n, 1)))
+            cost, dZ = cross_entropy(logits, Y, work=self._scratch("work", (n, 1)))
+            return cost, affine_gradient(X, dZ, fit_intercept)
+        ZT = affine_by_class(params, X, fit_intercept, out=self._scratch("logits", (k, n)))
+        YT = Y.T if Y.T.flags.c_contiguous else np.ascontiguousarray(Y.T)
+        cost, RT = softmax_cross_entropy_by_class(ZT, YT)
+        return cost, affine_gradient_by_class(X, RT, fit_intercept)
 
     def _logits(self, X: Any) -> np.ndarray:
         X = self._check_predict_features(X)
