@@ -116,3 +116,21 @@ def load_example() -> Callable[[str], ModuleType]:
         return module
 
     return load
+
+
+@pytest.fixture
+def split_standardised() -> Callable[[Callable], tuple[np.ndarray, ...]]:
+    """``split_standardised(load_digits)``: scikit-learn's dataset split 70/30 (stratified,
+    seed 0) and standardised on the training part: X_train, X_test, y_train, y_test."""
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    def split(loader: Callable) -> tuple[np.ndarray, ...]:
+        X, y = loader(return_X_y=True)
+        X_train, X_test, y_train, y_test = train_test_split(
+            X, y, test_size=0.3, random_state=0, stratify=y
+        )
+        scaler = StandardScaler().fit(X_train)
+        return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
+
+    return split

@@ -10,8 +10,6 @@ from scipy.special import expit, logsumexp, softmax
 from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 from sklearn.metrics import log_loss
-from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
 
 from datapredict import LogisticRegression, errors
 
@@ -31,15 +29,6 @@ def three_labels(X: np.ndarray, values=(0, 1, 2)) -> np.ndarray:
 
 def with_ones(X: np.ndarray) -> np.ndarray:
     return np.column_stack([np.ones(len(X)), X])
-
-
-def split_standardised(loader):
-    X, y = loader(return_X_y=True)
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.3, random_state=0, stratify=y
-    )
-    scaler = StandardScaler().fit(X_train)
-    return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
 
 
 # ---------------------------------------------------------------- layout and probabilities
@@ -245,7 +234,7 @@ def test_softmax_cost_and_gradient_take_targets_in_either_memory_order(X):
     ("loader", "iterations"), [(load_breast_cancer, 1000), (load_digits, 500)],
     ids=["breast_cancer", "digits"],
 )  # fmt: skip
-def test_reaches_scikit_learn_accuracy(loader, iterations):
+def test_reaches_scikit_learn_accuracy(loader, iterations, split_standardised):
     X_train, X_test, y_train, y_test = split_standardised(loader)
     reference = SkLogisticRegression(max_iter=5000).fit(X_train, y_train).score(X_test, y_test)
 

@@ -11,9 +11,7 @@ from scipy.special import expit, softmax
 from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import log_loss
-from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
-from sklearn.preprocessing import StandardScaler
 
 from datapredict import NeuralNetwork, errors
 
@@ -140,18 +138,9 @@ def test_penalties_skip_biases_in_the_gradient(X, task, assert_gradient_matches)
 # ---------------------------------------------------------------- learning
 
 
-def split_standardised(loader):
-    X, y = loader(return_X_y=True)
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.3, random_state=0, stratify=y
-    )
-    scaler = StandardScaler().fit(X_train)
-    return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
-
-
 @pytest.mark.parametrize("loader", [load_breast_cancer, load_digits],
                          ids=["breast_cancer", "digits"])  # fmt: skip
-def test_reaches_scikit_learn_accuracy(loader):
+def test_reaches_scikit_learn_accuracy(loader, split_standardised):
     X_train, X_test, y_train, y_test = split_standardised(loader)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
