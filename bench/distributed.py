@@ -22,7 +22,7 @@ import timeit
 
 import numpy as np
 
-from datapredict.distributed import DistributedGradients, ModelParametersMerger
+from datapredict.coordinators import DistributedGradients, ModelParametersMerger
 from datapredict.parameters import Layout
 
 

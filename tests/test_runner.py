@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from datapredict.backends.base import ChildResult
-from datapredict.backends.coordinator import Arrival
+from datapredict.coordinators.host import Arrival
 from datapredict.runner import History, RoundRecord, Runner
 
 

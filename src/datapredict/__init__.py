@@ -7,7 +7,7 @@ with a :class:`ModelParametersMerger`, federated averaging).
 """
 
 from datapredict import errors
-from datapredict.distributed import (
+from datapredict.coordinators import (
     DistributedGradients,
     DistributedModelParameters,
     ModelParametersMerger,

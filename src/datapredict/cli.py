@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from datapredict import __version__
-from datapredict.distributed.merger import ModelParametersMerger
+from datapredict.coordinators.merger import ModelParametersMerger
 from datapredict.errors import DataPredictError
 from datapredict.models import LinearRegression, LogisticRegression
 from datapredict.training import train_distributed

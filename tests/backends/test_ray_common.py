@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datapredict.backends._ray_common import remote_class, short_error
+from datapredict.backends.ray._common import remote_class, short_error
 
 
 def test_short_error_is_one_uncoloured_line_naming_the_type():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from datapredict import errors
-from datapredict.distributed import DistributedModelParameters, ModelParametersMerger
+from datapredict.coordinators import DistributedModelParameters, ModelParametersMerger
 from datapredict.merge.rules import Median
 from datapredict.merge.server_optimizers import FedAvgM
 from datapredict.models import LinearRegression

@@ -52,11 +52,11 @@ from typing import Any
 import numpy as np
 
 from datapredict._validation import check_float, check_int, option_error
-from datapredict.backends._ray_common import remote_class, short_error
 from datapredict.backends.base import ChildResult, ChildSpec, ChildWorker
-from datapredict.backends.coordinator import Arrival, Checkpointer
 from datapredict.backends.inline import run_safely
-from datapredict.backends.ray_coordinator import RayCoordinator
+from datapredict.backends.ray._common import remote_class, short_error
+from datapredict.backends.ray.coordinator import RayCoordinator
+from datapredict.coordinators.host import Arrival, Checkpointer
 from datapredict.errors import ChildFailureError, InvalidOptionError, MissingDependencyError
 from datapredict.parameters import Layout
 
@@ -105,7 +105,7 @@ class _ChildActor:
 
         Each reply of the coordinator's actor carries the new main parameters and
         whether another unit of work is left for this child (see
-        :class:`~datapredict.backends.coordinator.AsyncStream`). Returns the number of
+        :class:`~datapredict.coordinators.host.AsyncStream`). Returns the number of
         pushes. If Ray restarts this actor it retries the call, and the child goes on
         from what the coordinator's accounting says it holds.
         """

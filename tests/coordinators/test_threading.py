@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from datapredict import errors
-from datapredict.distributed import DistributedGradients, DistributedModelParameters
+from datapredict.coordinators import DistributedGradients, DistributedModelParameters
 
 N_THREADS = 8
 PUSHES = 500

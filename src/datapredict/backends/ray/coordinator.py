@@ -1,11 +1,11 @@
 """The coordinator of a Ray job: an actor holding a :class:`LocalCoordinator`, and its handle.
 
 :class:`RayCoordinator` is what the runner talks to (the same interface as
-:class:`~datapredict.backends.coordinator.LocalCoordinator`); the coordinator itself runs
+:class:`~datapredict.coordinators.host.LocalCoordinator`); the coordinator itself runs
 in ``_CoordinatorActor``, a Ray actor restarted by Ray after a crash, which reloads its
 checkpoint. In an async job without checkpoints the children call the actor directly
 (``join``, ``push_stream``) and the driver only drains its log (see
-:class:`~datapredict.backends.coordinator.AsyncStream`).
+:class:`~datapredict.coordinators.host.AsyncStream`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from datapredict.backends._ray_common import remote_class, short_error
-from datapredict.backends.coordinator import Arrival, AsyncStream, Checkpointer, LocalCoordinator
+from datapredict.backends.ray._common import remote_class, short_error
+from datapredict.coordinators.host import Arrival, AsyncStream, Checkpointer, LocalCoordinator
 from datapredict.errors import ChildFailureError
 
 __all__ = ["RayCoordinator"]
@@ -144,7 +144,7 @@ class _CoordinatorActor:
 
 class RayCoordinator:
     """The driver's handle on the coordinator's Ray actor (same interface as
-    :class:`~datapredict.backends.coordinator.LocalCoordinator`).
+    :class:`~datapredict.coordinators.host.LocalCoordinator`).
 
     Children's payloads go to the actor as object references; the actor returns the
     new main vector as an object, which the driver hands to children by reference. So

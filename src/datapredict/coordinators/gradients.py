@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from datapredict._validation import check_choice, check_float, check_int
-from datapredict.distributed._door import restore_vector, to_vector
-from datapredict.distributed._worker import BackgroundWorker
+from datapredict.coordinators._door import restore_vector, to_vector
+from datapredict.coordinators._worker import BackgroundWorker
 from datapredict.errors import InvalidOptionError, NotInitializedError
 from datapredict.merge.rules import resolve_rule
 from datapredict.merge.server_optimizers import Replace, resolve_server_optimizer

@@ -2,7 +2,7 @@
 
 The runner's loop talks to the coordinator only through this small interface, so the
 same loop drives a coordinator in the driver (inline and threads backends) and one in
-a Ray actor (``RayCoordinator`` in :mod:`datapredict.backends.ray_coordinator`):
+a Ray actor (``RayCoordinator`` in :mod:`datapredict.backends.ray.coordinator`):
 
 - ``push(result, push_id, extra)`` / ``push_round(results, push_ids, extra)`` apply pushes
   (a sync round in one call, so a crash never leaves half a round applied);
@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 
 from datapredict.backends.base import ChildResult
-from datapredict.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
-from datapredict.distributed.gradients import DistributedGradients
+from datapredict.coordinators.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from datapredict.coordinators.gradients import DistributedGradients
 from datapredict.parameters import Layout
 
 __all__ = ["Arrival", "AsyncStream", "Checkpointer", "LocalCoordinator"]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from datapredict import errors
-from datapredict.distributed import ModelParametersMerger
+from datapredict.coordinators import ModelParametersMerger
 from datapredict.merge.rules import Median, TrimmedMean
 from datapredict.models import LinearRegression, LogisticRegression
 from datapredict.parameters import Layout

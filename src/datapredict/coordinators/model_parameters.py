@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from datapredict._validation import check_int
-from datapredict.distributed._door import restore_vector, to_vector
-from datapredict.distributed._worker import BackgroundWorker
-from datapredict.distributed.merger import ModelParametersMerger
+from datapredict.coordinators._door import restore_vector, to_vector
+from datapredict.coordinators._worker import BackgroundWorker
+from datapredict.coordinators.merger import ModelParametersMerger
 from datapredict.errors import (
     InvalidOptionError,
     ModelIndexError,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from datapredict import errors
-from datapredict.distributed import DistributedGradients
+from datapredict.coordinators import DistributedGradients
 from datapredict.merge.rules import Median, TrimmedMean
 from datapredict.merge.server_optimizers import FedAvgM
 from datapredict.merge.staleness import Polynomial

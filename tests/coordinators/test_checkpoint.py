@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import datapredict as dp
-from datapredict.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from datapredict.coordinators.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from datapredict.datasets import load_dataset, split
 from datapredict.errors import InvalidDataError
 from datapredict.merge.server_optimizers import FedAdam
