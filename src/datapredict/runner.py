@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from datapredict.backends.base import ChildResult
+from datapredict.coordinators.core import PushStatus
 from datapredict.errors import ChildFailureError
 
 __all__ = ["History", "RoundRecord", "Runner"]
@@ -245,9 +246,8 @@ class Runner:
                     dropped += 1
                 else:
                     push_id = (result.child, self.in_flight[result.child])
-                    before = self.host.dropped_stale()  # a gradient server has its own bound
-                    self.host.push(result, push_id, self._position(index))
-                    if self.host.dropped_stale() > before:
+                    outcome = self.host.push(result, push_id, self._position(index))
+                    if outcome.status is PushStatus.DROPPED_STALE:  # the server's own bound
                         dropped += 1
                     else:
                         staleness.append(lag)

@@ -302,7 +302,7 @@ def test_clear_gradients_drops_queued_pushes():
     thread, box = call_in_thread(server.clear_gradients)
     # clear_gradients empties the queue first, then waits for the lock.
     for _ in range(1000):
-        if server._worker._queue.qsize() == 0:
+        if server.core.worker._queue.qsize() == 0:
             break
         threading.Event().wait(0.005)
     blocker.release.set()

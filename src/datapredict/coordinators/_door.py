@@ -6,10 +6,17 @@ import math
 
 import numpy as np
 
-from datapredict.errors import NonFiniteError
-from datapredict.parameters import _ONE_THREAD_BLAS, Layout, ModelParameters, is_finite_fast
+from datapredict.errors import DataTypeError, NonFiniteError, ParameterStructureError
+from datapredict.parameters import (
+    _AMORTISED_BLAS,
+    _ONE_THREAD_BLAS,
+    Layout,
+    ModelParameters,
+    check_finite,
+    is_finite_fast,
+)
 
-__all__ = ["check_finite_vector", "is_finite_fast", "to_vector"]
+__all__ = ["check_finite_vector", "enter", "enter_flat", "new_main", "restore_vector", "to_vector"]
 
 
 def check_finite_vector(vector: np.ndarray, name: str) -> None:
@@ -41,17 +48,69 @@ def to_vector(layout: Layout, params: ModelParameters, name: str, *, copy: bool)
         When False, a single contiguous array of the layout's dtype is returned as a
         view (no copy); other structures are always copied into a new vector.
     """
+    return enter(layout, params, name, copy=copy)[0]
+
+
+def enter(
+    layout: Layout, params: ModelParameters, name: str, *, copy: bool
+) -> tuple[np.ndarray, bool]:
+    """:func:`to_vector`, and whether every ``|value| < 2**511`` was proven on the way.
+
+    The finiteness proof is one ``vdot`` (its finite sum of squares bounds every value
+    by ``sqrt(max float) < 2**512``); such a vector added to finite parameters cannot
+    overflow, which lets the parameter server apply it in place without a check.
+    """
     vector = layout.flatten(params, name, copy=copy)
+    return vector, _prove_finite(vector, name)
+
+
+def enter_flat(layout: Layout, vector: np.ndarray, name: str) -> tuple[np.ndarray, bool]:
+    """:func:`enter` for a push that is already flat: a (P,) float vector (no copy when
+    it has the layout's dtype)."""
+    if not isinstance(vector, np.ndarray) or vector.shape != (layout.size,):
+        got = getattr(vector, "shape", type(vector).__name__)
+        raise ParameterStructureError(
+            f"{name} must be a flat vector of shape ({layout.size},); got {got}"
+        )
+    if vector.dtype != layout.dtype:
+        if vector.dtype.kind != "f":
+            raise DataTypeError(f"{name} must hold floats; got dtype {vector.dtype}")
+        vector = vector.astype(layout.dtype)
+    return vector, _prove_finite(vector, name)
+
+
+def _prove_finite(vector: np.ndarray, name: str) -> bool:
+    """Raise if ``vector`` is not finite; return whether every ``|value| < 2**511``
+    was proven on the way (one ``vdot``; see :func:`enter`)."""
     # is_finite_fast, inlined for small vectors (a call is ~5% of a small push)
     if vector.size <= _ONE_THREAD_BLAS:
-        finite = math.isfinite(np.vdot(vector, vector))
+        bounded = math.isfinite(np.vdot(vector, vector))
     else:
-        finite = is_finite_fast(vector)
-    if not finite:
+        bounded = vector.size >= _AMORTISED_BLAS and math.isfinite(np.vdot(vector, vector))
+        if not bounded and vector.size < _AMORTISED_BLAS and is_finite_fast(vector):
+            return False
+    if not bounded:
         check_finite_vector(vector, name)  # raises, naming how many values are bad
-    return vector
+    return bounded
 
 
 def restore_vector(layout: Layout, main: np.ndarray) -> np.ndarray:
     """Validate a checkpointed flat main vector against ``layout``; return a finite copy."""
     return to_vector(layout, layout.unflatten(np.asarray(main)), "main", copy=True)
+
+
+def new_main(params: ModelParameters, name: str) -> tuple[Layout, np.ndarray]:
+    """The layout of ``params`` and a finite, owned flat copy: new main parameters.
+
+    Raises
+    ------
+    ParameterStructureError
+        If ``params`` hold no values at all (an empty array or empty layers only).
+    """
+    check_finite(params, name)
+    layout = Layout.from_template(params, name)
+    if layout.size == 0:
+        raise ParameterStructureError(
+            f"{name} must hold at least one value; got {layout.describe()} (empty)"
+        )
+    return layout, layout.flatten(params, name)

@@ -29,8 +29,9 @@ from typing import Any
 import numpy as np
 
 from datapredict.backends.base import ChildResult
+from datapredict.coordinators._door import enter_flat, new_main
 from datapredict.coordinators.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
-from datapredict.coordinators.gradients import DistributedGradients
+from datapredict.coordinators.core import CoordinatorCore, PushOutcome
 from datapredict.parameters import Layout
 
 __all__ = ["Arrival", "AsyncStream", "Checkpointer", "LocalCoordinator"]
@@ -73,7 +74,11 @@ class Checkpointer:
 
 
 class LocalCoordinator:
-    """A coordinator living in this process.
+    """A coordinator living in this process: the runner's pushes go straight to its core.
+
+    A child's flat payload is validated at the door without a copy and pushed to the
+    coordinator's :class:`~datapredict.coordinators.core.CoordinatorCore`: applied in
+    place (a parameter server's step) or copied once into the rows of the next update.
 
     Parameters
     ----------
@@ -95,52 +100,48 @@ class LocalCoordinator:
         checkpointer: Checkpointer,
     ) -> None:
         self.coordinator = make_coordinator()
+        self.core: CoordinatorCore = self.coordinator.core
         self.layout = layout
         self.checkpointer = checkpointer
-        self.is_gradients = isinstance(self.coordinator, DistributedGradients)
-        params = layout.unflatten(np.array(main, copy=True))
-        if self.is_gradients:
-            self.coordinator.set_model_parameters(params)
-        else:
-            self.coordinator.set_main_model_parameters(params)
-        checkpointer.saved_version = self.coordinator.version
+        self.core.set_main(*new_main(layout.unflatten(np.asarray(main)), "main"))
+        checkpointer.saved_version = self.core.version
 
     @property
     def version(self) -> int:
         """The coordinator's version."""
-        return self.coordinator.version
-
-    def dropped_stale(self) -> int:
-        """Pushes the coordinator dropped as too stale so far."""
-        return self.coordinator.stats.dropped_stale if self.is_gradients else 0
+        return self.core.version
 
     def main(self) -> tuple[np.ndarray, int]:
         """The main flat vector (a copy) and its version."""
-        params, version = self.parameters()
-        return self.layout.flatten(params, copy=False), version  # params: already a copy
+        return self.core.snapshot()
 
     def main_view(self) -> tuple[np.ndarray, int]:
         """The current main flat vector, read-only and not copied (see ``main_vector``),
         and its version."""
-        return self.coordinator.main_vector, self.coordinator.version
+        return self.core.main_vector, self.core.version
 
     def parameters(self) -> tuple[Any, int]:
         """The main parameters in the model's structure (a copy) and their version."""
-        if self.is_gradients:
-            return self.coordinator.get_model_parameters(return_version=True)
-        return self.coordinator.get_main_model_parameters(return_version=True)
+        main, version = self.core.snapshot()
+        return self.layout.unflatten(main), version
 
-    def _apply(self, payload: np.ndarray, result: ChildResult, push_id: tuple[int, int]) -> None:
-        params = self.layout.unflatten(payload)
-        if self.is_gradients:
-            self.coordinator.add_gradients(params, version=result.version, push_id=push_id)
-        else:
-            self.coordinator.add_model_parameters(params, weight=result.n_samples)
+    def _apply(self, result: ChildResult, push_id: tuple[int, int]) -> PushOutcome:
+        vector, bounded = enter_flat(self.layout, result.payload, "the child's push")
+        return self.core.push(
+            vector,
+            version=result.version,
+            push_id=push_id,
+            weight=result.n_samples,
+            bounded=bounded,
+        )
 
-    def push(self, result: ChildResult, push_id: tuple[int, int], extra: dict[str, int]) -> None:
+    def push(
+        self, result: ChildResult, push_id: tuple[int, int], extra: dict[str, int]
+    ) -> PushOutcome:
         """Apply one push as it arrives (async), then checkpoint if due."""
-        self._apply(result.payload, result, push_id)
-        self.checkpointer.maybe_save(self.coordinator, extra)
+        outcome = self._apply(result, push_id)
+        self.checkpointer.maybe_save(self.core, extra)
+        return outcome
 
     def push_round(
         self,
@@ -150,16 +151,13 @@ class LocalCoordinator:
     ) -> None:
         """Apply a sync round's pushes in order, close the round, then checkpoint if due."""
         for result, push_id in zip(results, push_ids, strict=True):
-            self._apply(result.payload, result, push_id)
-        if self.is_gradients:
-            self.coordinator.apply_pending()
-        else:
-            self.coordinator.merge_now()
-        self.checkpointer.maybe_save(self.coordinator, extra)
+            self._apply(result, push_id)
+        self.core.close_round()
+        self.checkpointer.maybe_save(self.core, extra)
 
     def resume(self, directory: str | Path) -> dict[str, int]:
         """Load a checkpoint; returns the runner's position (round, next push number)."""
-        return self.checkpointer.restore(self.coordinator, directory)
+        return self.checkpointer.restore(self.core, directory)
 
     def close(self) -> None:
         """Nothing to release in this process."""

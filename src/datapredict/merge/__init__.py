@@ -9,6 +9,7 @@
 - :mod:`datapredict.merge.staleness`: weights for asynchronous pushes.
 """
 
+from datapredict.merge.clipping import clip_rows
 from datapredict.merge.rules import (
     MERGE_RULES,
     Average,
@@ -68,6 +69,7 @@ __all__ = [
     "TrimmedMean",
     "check_stacked",
     "check_weights",
+    "clip_rows",
     "resolve_rule",
     "resolve_server_optimizer",
     "resolve_staleness",

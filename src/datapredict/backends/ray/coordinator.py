@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from datapredict.backends.ray._common import remote_class, short_error
+from datapredict.coordinators.core import PushStatus
 from datapredict.coordinators.host import Arrival, AsyncStream, Checkpointer, LocalCoordinator
 from datapredict.errors import ChildFailureError
 
@@ -101,11 +102,10 @@ class _CoordinatorActor:
         if result.error is None:
             dropped = stream.too_stale(lag)
             if not dropped:
-                before = local.dropped_stale()
                 result.payload = payload
-                local.push(result, (result.child, seq), stream.position())
+                outcome = local.push(result, (result.child, seq), stream.position())
                 result.payload = None
-                dropped = local.dropped_stale() > before
+                dropped = outcome.status is PushStatus.DROPPED_STALE
         go_on = stream.arrive(Arrival(result, lag, dropped, local.version, seq))
         version, main = self._latest()
         return go_on, version, main
@@ -124,10 +124,6 @@ class _CoordinatorActor:
 
     def parameters(self):
         return self._local.parameters()
-
-    def dropped_stale(self) -> int:
-        """Pushes the coordinator dropped as too stale so far."""
-        return self._local.dropped_stale()
 
     def resume(self, directory: str) -> dict[str, int]:
         """Load a checkpoint: parameters, the round reached and, if it was taken during
@@ -195,9 +191,6 @@ class RayCoordinator:
     def parameters(self) -> tuple[Any, int]:
         """The main parameters in the model's structure and their version (fetched)."""
         return self._get(self.actor.parameters.remote())
-
-    def dropped_stale(self) -> int:
-        return self._get(self.actor.dropped_stale.remote())
 
     def open_stream(self, budget, children, n_children, position, max_staleness) -> None:
         """Open the accounting of an async job whose children push to the actor directly."""

@@ -1,0 +1,141 @@
+"""What a coordinator collects between two updates, as rows of one (K, P) matrix.
+
+:class:`PendingRows` holds pushes in arrival order (a sync round, a FedBuff buffer, the
+parameter sets pushed to a merging coordinator); :class:`ChildSlots` holds one row per
+child of a merging coordinator (its latest parameters). Rows are written once, when a
+push is accepted, and merged in place: the stacked matrix is never rebuilt.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["ChildSlots", "PendingRows", "collapse_weights"]
+
+
+def _grown(rows: np.ndarray, needed: int) -> np.ndarray:
+    """``rows`` with room for ``needed`` rows (capacity doubles; kept rows copied once)."""
+    if needed <= rows.shape[0]:
+        return rows
+    bigger = np.empty((max(needed, 2 * rows.shape[0], 4), rows.shape[1]), dtype=rows.dtype)
+    bigger[: rows.shape[0]] = rows
+    return bigger
+
+
+class PendingRows:
+    """Pushes collected for the next update (already clipped and weighted) and their
+    merge weights."""
+
+    def __init__(self) -> None:
+        self.rows = np.empty((0, 0))
+        self.count = 0
+        self.weights: list[float | None] = []
+
+    def reset(self, size: int, dtype: np.dtype) -> None:
+        """Forget everything; rows of ``size`` values of ``dtype`` from now on."""
+        self.rows = np.empty((0, size), dtype=dtype)
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget the collected pushes (the buffer is kept for the next ones)."""
+        self.count = 0
+        self.weights = []
+
+    def _write(self, vector: np.ndarray) -> None:
+        if self.rows.shape[1:] != vector.shape or self.rows.dtype != vector.dtype:
+            self.reset(vector.size, vector.dtype)  # the first push fixed the structure
+        self.rows = _grown(self.rows, self.count + 1)
+        self.rows[self.count] = vector
+
+    def append(self, vector: np.ndarray, weight: float | None) -> np.ndarray:
+        """Copy one push into the next row; return that row (a view)."""
+        self._write(vector)
+        self.count += 1
+        self.weights.append(weight)
+        return self.rows[self.count - 1]
+
+    def view(self) -> tuple[np.ndarray, list | None]:
+        """The collected rows (a view) and their weights (None if none has one)."""
+        return self.rows[: self.count], collapse_weights(self.weights)
+
+    def view_with(self, vector: np.ndarray, weight: float | None) -> tuple[np.ndarray, list | None]:
+        """:meth:`view` with one more push written after the collected ones but not
+        counted: if the update using it fails, it was never collected."""
+        self._write(vector)
+        return self.rows[: self.count + 1], collapse_weights([*self.weights, weight])
+
+
+class ChildSlots:
+    """One row per child of a merging coordinator: its latest parameters, their weight,
+    and the generation (the child's training count) they came from."""
+
+    def __init__(self) -> None:
+        self.rows = np.empty((0, 0))
+        self.present: list[bool] = []
+        self.weights: list[float | None] = []
+        self.generations: list[int] = []
+        self.updates = 0
+
+    @property
+    def count(self) -> int:
+        """Children with parameters (merge candidates)."""
+        return sum(self.present)
+
+    def _fit(self, n: int, size: int, dtype: np.dtype) -> None:
+        if self.rows.shape[1:] != (size,) or self.rows.dtype != dtype:
+            self.rows = np.empty((max(n, 4), size), dtype=dtype)
+            self.present = [False] * len(self.present)
+        self.rows = _grown(self.rows, n)
+
+    def add(self, vector: np.ndarray | None) -> int:
+        """Add a child holding ``vector`` (None: no parameters yet); return its slot."""
+        slot = len(self.present)
+        self.present.append(False)
+        self.weights.append(None)
+        self.generations.append(0)
+        if vector is not None:
+            self._fit(slot + 1, vector.size, vector.dtype)
+            self.rows[slot] = vector
+            self.present[slot] = True
+        return slot
+
+    def put(self, slot: int, vector: np.ndarray, weight: float | None, generation: int) -> None:
+        """Child ``slot`` pushed ``vector``: it replaces its candidate; one update counted."""
+        self._fit(len(self.present), vector.size, vector.dtype)
+        self.rows[slot] = vector
+        self.present[slot] = True
+        self.weights[slot] = weight
+        self.generations[slot] = generation
+        self.updates += 1
+
+    def stack_with(
+        self, slot: int | None, vector: np.ndarray | None, weight: float | None
+    ) -> tuple[np.ndarray, list]:
+        """The candidates' rows (a copy, children in order), with ``slot``'s replaced by
+        ``vector`` if given, and their weights."""
+        if slot is not None:
+            self._fit(len(self.present), vector.size, vector.dtype)
+        present = list(self.present)
+        weights = list(self.weights)
+        if slot is not None:
+            present[slot] = True
+            weights[slot] = weight
+        index = np.flatnonzero(present)
+        rows = self.rows[index]
+        if slot is not None:
+            rows[int(np.searchsorted(index, slot))] = vector
+        return rows, [weights[i] for i in index]
+
+    def fill(self, main: np.ndarray) -> None:
+        """Every child now holds ``main``; the update count restarts."""
+        n = len(self.present)
+        if n:
+            self._fit(n, main.size, main.dtype)
+            self.rows[:n] = main
+            self.present = [True] * n
+        self.updates = 0
+
+
+def collapse_weights(weights: list[float | None]) -> list | None:
+    """``weights``, or None when no row has a weight."""
+    return None if all(w is None for w in weights) else weights
