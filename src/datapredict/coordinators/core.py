@@ -409,7 +409,8 @@ class CoordinatorCore:
             # added to finite parameters it cannot overflow, so it is applied in place.
             bounded = math.isfinite(np.vdot(merged, merged))
             new_main = main if bounded else main.copy()
-            apply_step_in_place(new_main, merged, self.sign, self.rate)
+            with np.errstate(over="ignore", invalid="ignore"):  # checked by _commit
+                apply_step_in_place(new_main, merged, self.sign, self.rate)
             self._commit(new_main, self.optimizer_state, checked=bounded)
             return
         if self.sign is None:
