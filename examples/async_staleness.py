@@ -4,8 +4,8 @@ Six children on a Dirichlet split of scikit-learn's digits push gradient steps t
 parameter server (``DistributedGradients``) from threads. In sync mode every round
 waits for all of them; in async mode each step is applied as it arrives, so most were
 computed from parameters a few updates old. The server can weigh a step by its
-staleness (``staleness="polynomial"`` or ``"hinge"``) or drop it beyond a bound
-(``max_staleness``). The table shows each run's accuracy and what its history
+staleness (``AsyncPolicy(staleness="polynomial")`` or ``"hinge"``) or drop it beyond a
+bound (``AsyncPolicy(max_staleness=2)``). The table shows each run's accuracy and what its history
 recorded: the staleness of the steps applied and how many were dropped.
 
 Run: ``python examples/async_staleness.py [--rounds 40]``
@@ -23,9 +23,12 @@ from datapredict.datasets import load_dataset, split
 RUNS = {
     "sync": {"mode": "sync"},
     "async": {"mode": "async"},
-    "async, polynomial weight": {"mode": "async", "staleness": "polynomial"},
-    "async, hinge weight": {"mode": "async", "staleness": "hinge"},
-    "async, max_staleness=2": {"mode": "async", "max_staleness": 2},
+    "async, polynomial weight": {
+        "mode": "async",
+        "asynchrony": dp.AsyncPolicy(staleness="polynomial"),
+    },
+    "async, hinge weight": {"mode": "async", "asynchrony": dp.AsyncPolicy(staleness="hinge")},
+    "async, max_staleness=2": {"mode": "async", "asynchrony": dp.AsyncPolicy(max_staleness=2)},
 }
 
 

@@ -2,10 +2,11 @@
 
 A federated-averaging job on scikit-learn's breast-cancer data (5 children, FedAdam on
 the server) writes a checkpoint after every update. A callback makes it crash after
-round 6, as a killed process would; the same call with ``resume_from`` then runs the
-rounds left. With full-batch children the resumed job's main parameters are exactly
-those of a job that never stopped: the checkpoint holds the main parameters, their
-version, the server optimizer's state and the round reached.
+round 6, as a killed process would; the same call with
+``checkpoint=Checkpointing(directory, resume_from=directory)`` then runs the rounds
+left. With full-batch children the resumed job's main parameters are exactly those of a
+job that never stopped: the checkpoint holds the main parameters, their version, the
+server optimizer's state and the round reached.
 
 Run: ``python examples/checkpoint_resume.py [--rounds 12 --crash-after 6]``
 """
@@ -57,11 +58,13 @@ def main(argv: list[str] | None = None) -> dict[str, np.ndarray]:
     with tempfile.TemporaryDirectory() as directory:
         try:
             dp.train_distributed(
-                **job, checkpoint_dir=directory, callback=crash_after(args.crash_after)
+                **job, checkpoint=directory, callback=crash_after(args.crash_after)
             )
         except Crash as crash:
             print(f"{crash}; on disk: {sorted(p.name for p in Path(directory).iterdir())}")
-        resumed = dp.train_distributed(**job, checkpoint_dir=directory, resume_from=directory)
+        resumed = dp.train_distributed(
+            **job, checkpoint=dp.Checkpointing(directory, resume_from=directory)
+        )
 
     rounds_run = [record.round for record in resumed.history]
     same = np.array_equal(resumed.main_parameters, uninterrupted)

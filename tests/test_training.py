@@ -84,7 +84,7 @@ def test_async_threads_reaches_sync_accuracy(digits):
         mode="async",
         backend="threads",
         random_state=0,
-        staleness="polynomial",
+        asynchrony=dp.AsyncPolicy(staleness="polynomial"),
     )
     assert len(asynchronous.history) == 40
     assert sum(r.pushes for r in asynchronous.history) == 160
@@ -147,8 +147,7 @@ def test_quorum_closes_rounds_without_stragglers_and_counts_late_pushes(digits):
         strategy="gradients",
         rounds=3,
         backend="threads",
-        min_children=2,
-        round_timeout=0.05,
+        quorum=dp.Quorum(min_children=2, round_timeout=0.05),
         random_state=0,
     )
     assert [r.pushes for r in result.history] == [2, 2, 2]
@@ -168,7 +167,7 @@ def test_async_max_staleness_drops_and_counts(digits, strategy, backend):
         mode="async",
         backend=backend,
         random_state=0,
-        max_staleness=0,
+        asynchrony=dp.AsyncPolicy(max_staleness=0),
         local_iterations=2,
     )
     # Every child but the first of a window started from an older version; the
@@ -210,7 +209,7 @@ def test_fedavgm_and_fedadam_reach_the_target_in_fewer_rounds_on_dirichlet_digit
         ({"mode": "eventual"}, InvalidOptionError, "'mode'"),
         ({"rounds": 0}, InvalidOptionError, "'rounds'"),
         ({"backend": "mpi"}, InvalidOptionError, "'backend'"),
-        ({"min_children": 5}, InvalidOptionError, "'min_children'"),
+        ({"quorum": dp.Quorum(min_children=5)}, InvalidOptionError, "'min_children'"),
         ({"merger": "mean-ish"}, InvalidOptionError, "merge_type"),
         ({"server_optimizer": "sgd"}, InvalidOptionError, "server_optimizer"),
         ({"local_iterations": 0}, InvalidOptionError, "'local_iterations'"),
@@ -221,6 +220,71 @@ def test_bad_options_are_rejected(digits, kwargs, error, fragment):
     shards = split(X, y, 2, how="iid", random_state=0)
     with pytest.raises(error, match=fragment):
         dp.train_distributed(_factory(), shards, **kwargs)
+
+
+class _CountingFactory:
+    """A model factory that counts the models it builds."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self):
+        self.calls += 1
+        return _factory()()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"model_factory": lambda: None}, "model_factory"),
+        ({"backend": None}, "backend"),
+        ({"backend": object()}, "lacks start"),
+        ({"random_state": "a"}, "random_state"),
+        ({"random_state": -1}, "random_state"),
+        ({"callback": 5}, "callback"),
+        ({"eval_data": "X"}, "eval_data"),
+        ({"eval_data": (np.zeros((2, 64)), None)}, "eval_data"),
+        ({"aggregation": "median"}, "aggregation"),
+        ({"aggregation": dp.Aggregation(merger="median"), "merger": "krum"}, "aggregation"),
+        ({"asynchrony": {"max_staleness": 1}}, "asynchrony"),
+        ({"checkpoint": 3}, "checkpoint"),
+    ],
+)
+def test_bad_job_arguments_are_refused_before_any_work(digits, kwargs, fragment):
+    X, _, y, _ = digits
+    shards = split(X, y, 2, how="iid", random_state=0)
+    factory = _CountingFactory()
+    options = {"model_factory": factory, **kwargs}
+    with pytest.raises(dp.errors.DataPredictError, match=fragment):
+        dp.train_distributed(shards=shards, **options)
+    assert factory.calls == 0 or "model_factory" in kwargs
+
+
+@pytest.mark.parametrize(
+    ("make", "fragment"),
+    [
+        (lambda: dp.Quorum(min_children=0), "min_children"),
+        (lambda: dp.Quorum(min_children=2, round_timeout="soon"), "round_timeout"),
+        (lambda: dp.Quorum(min_children=2, round_timeout=-1), "round_timeout"),
+        (lambda: dp.AsyncPolicy(max_staleness=-1), "max_staleness"),
+        (lambda: dp.AsyncPolicy(buffer_size=0), "buffer_size"),
+        (lambda: dp.AsyncPolicy(staleness="eventually"), "staleness"),
+        (lambda: dp.Aggregation(max_norm=0), "max_norm"),
+        (lambda: dp.Aggregation(merger="mean-ish"), "merge_type"),
+        (lambda: dp.Checkpointing(None), "directory"),
+        (lambda: dp.Checkpointing("ckpt", every=0), "every"),
+    ],
+)
+def test_option_objects_validate_when_made(make, fragment):
+    with pytest.raises(InvalidOptionError, match=fragment):
+        make()
+
+
+def test_history_records_which_children_pushed(digits):
+    X, _, y, _ = digits
+    shards = split(X, y, 3, how="iid", random_state=0)
+    result = dp.train_distributed(_factory(), shards, rounds=2, random_state=0)
+    assert [r.children for r in result.history] == [[0, 1, 2], [0, 1, 2]]
 
 
 def test_bad_shards_are_rejected(digits):

@@ -13,10 +13,15 @@ from datapredict.coordinators import (
     ModelParametersMerger,
 )
 from datapredict.models import LinearRegression, LogisticRegression, NeuralNetwork
+from datapredict.options import Aggregation, AsyncPolicy, Checkpointing, Quorum
 from datapredict.parameters import Layout, ModelParameters
-from datapredict.training import History, RoundRecord, TrainingResult, train_distributed
+from datapredict.results import History, RoundRecord, TrainingResult
+from datapredict.training import train_distributed
 
 __all__ = [
+    "Aggregation",
+    "AsyncPolicy",
+    "Checkpointing",
     "DistributedGradients",
     "DistributedModelParameters",
     "History",
@@ -26,6 +31,7 @@ __all__ = [
     "ModelParameters",
     "ModelParametersMerger",
     "NeuralNetwork",
+    "Quorum",
     "RoundRecord",
     "TrainingResult",
     "errors",

@@ -1,96 +1,26 @@
-"""The runner: the loop of a training job, and the history it records.
+"""The runner: the loop of a training job.
 
 :func:`~datapredict.training.train_distributed` builds the children, the backend and the
 coordinator's host, then hands them to a :class:`Runner`, which drives sync rounds or
-async pushes the same way for every backend and records a :class:`RoundRecord` per
-round in a :class:`History`.
+async pushes the same way for every backend and records a
+:class:`~datapredict.results.RoundRecord` per round in a
+:class:`~datapredict.results.History`.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass, field, fields
 from typing import Any
-
-import numpy as np
 
 from datapredict.backends.base import ChildResult
 from datapredict.coordinators.core import PushStatus
 from datapredict.errors import ChildFailureError
+from datapredict.results import History, RoundWindow
 
-__all__ = ["History", "RoundRecord", "Runner"]
+__all__ = ["Runner"]
 
 logger = logging.getLogger("datapredict")
-
-
-@dataclass
-class RoundRecord:
-    """One round of a job (in async mode: every K pushes received).
-
-    ``cost`` is the sample-weighted mean of the children's costs at the parameters they
-    started from (in sync mode with full-batch children: the main model's training
-    cost); ``metric`` is the main model's score on ``eval_data`` after the round.
-    ``pushes`` counts the pushes received in the round and ``dropped`` those of them
-    left out (too stale, or late for a sync quorum); ``staleness_mean`` and
-    ``staleness_max`` describe the pushes applied (how many updates the main parameters
-    had taken since the child's copy).
-    """
-
-    round: int
-    version: int
-    cost: float
-    metric: float | None
-    seconds: float
-    pushes: int
-    dropped: int = 0
-    failures: list[str] = field(default_factory=list)
-    staleness_mean: float = 0.0
-    staleness_max: int = 0
-
-
-class History(list):
-    """The list of :class:`RoundRecord`, with column access: ``history["cost"]``."""
-
-    def __getitem__(self, key):
-        if isinstance(key, str):
-            columns = [f.name for f in fields(RoundRecord)]
-            if key not in columns:
-                raise KeyError(f"history has no column {key!r}; the columns are {columns}")
-            return np.array(
-                [getattr(record, key) for record in self],
-                dtype=object if key == "failures" else float,
-            )
-        return super().__getitem__(key)
-
-    def as_dicts(self) -> list[dict[str, Any]]:
-        """Plain dicts, e.g. for ``pandas.DataFrame(history.as_dicts())``."""
-        return [asdict(record) for record in self]
-
-    def plot(self, column: str = "cost", ax: Any = None, **line_options: Any) -> Any:
-        """Draw ``column`` against the round with matplotlib; returns the Axes.
-
-        Parameters
-        ----------
-        column : str, default="cost"
-            A :class:`RoundRecord` field, e.g. "metric" or "staleness_mean".
-        ax : matplotlib Axes, optional
-            Where to draw (a new figure's Axes otherwise), e.g. to compare two jobs.
-        **line_options
-            Passed to ``ax.plot`` (``label=...``, ``linestyle=...``).
-        """
-        values = self[column]
-        try:
-            import matplotlib.pyplot as plt
-        except ImportError:
-            raise ImportError(
-                "History.plot needs matplotlib: pip install 'datapredict[demo]'"
-            ) from None
-        if ax is None:
-            ax = plt.figure().add_subplot()
-        ax.plot(self["round"], values, **line_options)
-        ax.set(xlabel="round", ylabel=column)
-        return ax
 
 
 def _first_arrivals(arrivals: list, seen: set[tuple[int, int]]) -> list:
@@ -140,10 +70,9 @@ class Runner:
     def _position(self, next_round: int) -> dict[str, int]:
         return {"round": next_round, "next_seq": self.next_seq}
 
-    def _record(self, index, results, dropped, failures, staleness, seconds, version=None) -> None:
-        ok = [r for r in results if r.error is None]
-        samples = np.array([r.n_samples for r in ok], dtype=float)
-        cost = float(np.dot(samples, [r.cost for r in ok]) / samples.sum()) if ok else float("nan")
+    def _record(self, index: int, window: RoundWindow, ended: float, version=None) -> None:
+        """Record round ``index`` from ``window``: its costs, the main model's metric on
+        ``eval_data`` and the coordinator's version."""
         metric = None
         if version is None:
             version = self.host.version
@@ -151,18 +80,7 @@ class Runner:
             main, version = self.host.parameters()
             self.main_model.set_model_parameters(main)
             metric = float(self.main_model.score(*self.eval_data))
-        record = RoundRecord(
-            round=index,
-            version=version,
-            cost=cost,
-            metric=metric,
-            seconds=seconds,
-            pushes=len(ok),
-            dropped=dropped,
-            failures=failures,
-            staleness_mean=float(np.mean(staleness)) if staleness else 0.0,
-            staleness_max=int(max(staleness)) if staleness else 0,
-        )
+        record = window.record(index, version, metric, ended)
         self.history.append(record)
         if self.callback is not None:
             self.callback(record)
@@ -183,47 +101,50 @@ class Runner:
         round closes on all of them, or on ``quorum`` once ``round_timeout`` passed."""
         busy: set[int] = set()
         for index in range(self.first_round, rounds):
-            started = time.perf_counter()
+            window = RoundWindow(time.perf_counter())
             main, version = self.host.main()
             handle = self.backend.broadcast(main, version)
             targets = [c for c in self._alive(n_children) if c not in busy]
             for child in targets:
                 self._submit(child, handle)
             busy.update(targets)
-            results, failures, late = self._collect(
-                version, busy, len(targets), min(quorum, len(targets)), round_timeout
-            )
-            push_ids = [(r.child, self.in_flight[r.child]) for r in results]
-            self.host.push_round(results, push_ids, self._position(index + 1))  # child order
-            dropped = late + len(targets) - len(results) - len(failures)
-            self._record(index, results, dropped, failures, [], time.perf_counter() - started)
+            late = self._collect(window, version, busy, len(targets), quorum, round_timeout)
+            window.results.sort(key=lambda r: r.child)  # pushes combine in child order
+            push_ids = [(r.child, self.in_flight[r.child]) for r in window.results]
+            self.host.push_round(window.results, push_ids, self._position(index + 1))
+            missing = len(targets) - len(window.results) - len(window.failures)
+            window.dropped = late + missing
+            self._record(index, window, time.perf_counter())
             if bar is not None:
                 bar.update()
 
-    def _collect(self, version, busy, expected, quorum, round_timeout):
-        """Gather this round's results until all came, or the quorum and the deadline."""
+    def _collect(self, window, version, busy, expected, quorum, round_timeout) -> int:
+        """Gather this round's results into ``window`` until all came, or the quorum and
+        the deadline; return how many late results of earlier rounds arrived."""
+        quorum = min(quorum, expected)
         deadline = None if round_timeout is None else time.perf_counter() + round_timeout
-        results, failures, late, received = [], [], 0, 0
+        late = received = 0
         while received < expected:
             remaining = None if deadline is None else max(0.0, deadline - time.perf_counter())
-            if remaining == 0.0 and len(results) >= quorum:
+            enough = len(window.results) >= quorum
+            if remaining == 0.0 and enough:
                 break
-            for result in self.backend.wait(remaining if len(results) >= quorum else None):
+            for result in self.backend.wait(remaining if enough else None):
                 busy.discard(result.child)
                 if result.version != version:
                     late += 1
                     continue
                 received += 1
                 if result.error is not None:
-                    self._failed(result, failures)
+                    self._failed(result, window.failures)
                 else:
-                    results.append(result)
-        return sorted(results, key=lambda r: r.child), failures, late
+                    window.results.append(result)
+        return late
 
     def run_async(self, rounds, n_children, max_staleness, bar) -> None:
         """``(rounds - first round) x n_children`` pushes, each applied as it arrives
         (pushes more than ``max_staleness`` versions old are dropped); K make a round."""
-        if hasattr(self.backend, "stream_async"):  # children push to the coordinator
+        if self.backend.streams_async:  # children push to the coordinator themselves
             self._run_async_streamed(rounds, n_children, max_staleness, bar)
             return
         budget = (rounds - self.first_round) * n_children
@@ -232,26 +153,15 @@ class Runner:
         for child in self._alive(n_children):
             self._submit(child, handles[version])
         in_flight = submitted = n_children
-        window, failures, staleness, dropped, index = [], [], [], 0, self.first_round
-        started = time.perf_counter()
+        window, index = RoundWindow(time.perf_counter()), self.first_round
         while in_flight:
             for result in self.backend.wait(None):
                 in_flight -= 1
                 if result.error is not None:
-                    self._failed(result, failures)
+                    self._failed(result, window.failures)
                     self._alive(n_children)
                     continue
-                lag = self.host.version - result.version
-                if max_staleness is not None and lag > max_staleness:
-                    dropped += 1
-                else:
-                    push_id = (result.child, self.in_flight[result.child])
-                    outcome = self.host.push(result, push_id, self._position(index))
-                    if outcome.status is PushStatus.DROPPED_STALE:  # the server's own bound
-                        dropped += 1
-                    else:
-                        staleness.append(lag)
-                window.append(result)
+                self._apply_async(result, max_staleness, window, index)
                 if submitted < budget:
                     main, version = self.host.main()
                     if version not in handles:
@@ -260,23 +170,36 @@ class Runner:
                     in_flight += 1
                     submitted += 1
                 if len(window) == n_children or in_flight == 0:
-                    seconds = time.perf_counter() - started
-                    self._record(index, window, dropped, failures, staleness, seconds)
+                    now = time.perf_counter()
+                    self._record(index, window, now)
                     index += 1
-                    window, failures, staleness, dropped = [], [], [], 0
-                    started = time.perf_counter()
+                    window = RoundWindow(now)
                     if bar is not None:
                         bar.update()
-        if window or failures:  # the last failures came after the last full window
-            seconds = time.perf_counter() - started
-            self._record(index, window, dropped, failures, staleness, seconds)
+        if window:  # the last failures came after the last full window
+            self._record(index, window, time.perf_counter())
+
+    def _apply_async(self, result, max_staleness, window: RoundWindow, index: int) -> None:
+        """Push one async result to the coordinator unless too stale; count it in
+        ``window`` (dropped, or applied with its staleness)."""
+        lag = self.host.version - result.version
+        if max_staleness is not None and lag > max_staleness:
+            window.dropped += 1
+        else:
+            push_id = (result.child, self.in_flight[result.child])
+            outcome = self.host.push(result, push_id, self._position(index))
+            if outcome.status is PushStatus.DROPPED_STALE:  # the server's own bound
+                window.dropped += 1
+            else:
+                window.staleness.append(lag)
+        window.results.append(result)
 
     def _run_async_streamed(self, rounds, n_children, max_staleness, bar) -> None:
         """Async with children pushing straight to the coordinator (the backend's
         ``stream_async``): the driver only turns what arrived into the history."""
         budget = (rounds - self.first_round) * n_children
-        window, failures, staleness, dropped, index = [], [], [], 0, self.first_round
-        started, version = time.time(), None  # then the coordinator's clock (Arrival.received_at)
+        index, version = self.first_round, None
+        window = RoundWindow(time.time())  # then the coordinator's clock (received_at)
         events = self.backend.stream_async(
             self._alive(n_children),
             n_children,
@@ -288,25 +211,22 @@ class Runner:
         for logged, lost in events:
             arrivals = _first_arrivals(logged, seen)
             for result in lost + [a.result for a in arrivals if a.result.error is not None]:
-                self._failed(result, failures)
+                self._failed(result, window.failures)
                 self._alive(n_children)
             for arrival in arrivals:
                 version = arrival.version
                 if arrival.result.error is not None:
                     continue
                 if arrival.dropped:
-                    dropped += 1
+                    window.dropped += 1
                 else:
-                    staleness.append(arrival.lag)
-                window.append(arrival.result)
+                    window.staleness.append(arrival.lag)
+                window.results.append(arrival.result)
                 if len(window) == n_children:
-                    seconds = arrival.received_at - started
-                    self._record(index, window, dropped, failures, staleness, seconds, version)
+                    self._record(index, window, arrival.received_at, version)
                     index += 1
-                    window, failures, staleness, dropped = [], [], [], 0
-                    started = arrival.received_at
+                    window = RoundWindow(arrival.received_at)
                     if bar is not None:
                         bar.update()
-        if window or failures:
-            seconds = max(0.0, time.time() - started)
-            self._record(index, window, dropped, failures, staleness, seconds, version)
+        if window:
+            self._record(index, window, max(window.started, time.time()), version)

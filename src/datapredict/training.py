@@ -12,54 +12,44 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import numpy as np
 
 from datapredict._validation import check_choice, check_int, option_error
-from datapredict.backends.base import ChildSpec
-from datapredict.coordinators.gradients import DistributedGradients
+from datapredict.backends.base import ChildSpec, check_backend
+from datapredict.coordinators.factory import CoordinatorFactory
 from datapredict.coordinators.host import Checkpointer, LocalCoordinator
-from datapredict.coordinators.merger import ModelParametersMerger
-from datapredict.coordinators.model_parameters import DistributedModelParameters
 from datapredict.errors import InvalidDataError, NotInitializedError
 from datapredict.models.base import check_features
+from datapredict.options import Aggregation, AsyncPolicy, Checkpointing, Quorum
 from datapredict.parameters import Layout
-from datapredict.runner import History, RoundRecord, Runner
+from datapredict.results import RoundRecord, TrainingResult
+from datapredict.runner import Runner
 
-__all__ = ["History", "RoundRecord", "TrainingResult", "train_distributed"]
+__all__ = ["train_distributed"]
 
 _OWNER = "train_distributed"
 
 
-@dataclass
-class TrainingResult:
-    """What :func:`train_distributed` returns."""
-
-    main_parameters: Any
-    model: Any
-    history: History
-    version: int
-    seconds: float
-
-
-def _check_shards(shards: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+def _check_shards(shards: Any, name: str = "shards") -> list[tuple[np.ndarray, np.ndarray]]:
     if not isinstance(shards, Sequence) or len(shards) == 0:
         raise InvalidDataError(
-            f"shards must be a non-empty list of (X, y) pairs; got {type(shards).__name__}"
+            f"{name} must be a non-empty list of (X, y) pairs; got {type(shards).__name__}"
         )
     checked = []
     for i, shard in enumerate(shards):
+        where = name if name == "eval_data" else f"{name}[{i}]"
         if not (isinstance(shard, tuple | list) and len(shard) == 2):
-            raise InvalidDataError(
-                f"shards[{i}] must be an (X, y) pair; got {type(shard).__name__}"
-            )
-        X = check_features(shard[0], f"shards[{i}][0]")
+            raise InvalidDataError(f"{where} must be an (X, y) pair; got {type(shard).__name__}")
+        X = check_features(shard[0], f"{where}[0]")
+        if shard[1] is None:
+            raise InvalidDataError(f"{where}[1] (y) must be an array of targets; got None")
         y = np.asarray(shard[1])
+        if y.ndim == 0:
+            raise InvalidDataError(f"{where}[1] (y) must be an array of targets; got {y!r}")
         if y.shape[0] != X.shape[0]:
-            raise InvalidDataError(f"shards[{i}]: X has {X.shape[0]} rows but y has {y.shape[0]}")
+            raise InvalidDataError(f"{where}: X has {X.shape[0]} rows but y has {y.shape[0]}")
         checked.append((X, y))
     widths = {X.shape[1] for X, _ in checked}
     if len(widths) != 1:
@@ -69,9 +59,9 @@ def _check_shards(shards: Any) -> list[tuple[np.ndarray, np.ndarray]]:
     return checked
 
 
-def _make_backend(backend: Any, options: dict[str, Any]):
+def _make_backend(backend: Any):
     if not isinstance(backend, str):
-        return backend
+        return check_backend(backend)
     name = check_choice(_OWNER, "backend", backend, ("inline", "threads", "ray"))
     if name == "inline":
         from datapredict.backends.inline import InlineBackend
@@ -83,13 +73,25 @@ def _make_backend(backend: Any, options: dict[str, Any]):
         return ThreadsBackend()
     from datapredict.backends.ray import RayBackend
 
-    return RayBackend(**options)
+    return RayBackend()
 
 
 def _initial_main(
     model_factory: Callable[[], Any], n_features: int, labels: np.ndarray, seed
 ) -> Any:
     model = model_factory()
+    missing = [
+        name
+        for name in ("train", "get_model_parameters", "set_model_parameters")
+        if not callable(getattr(model, name, None))
+    ]
+    if missing:
+        raise option_error(
+            _OWNER,
+            "model_factory",
+            f"a callable returning a child model (lacking {', '.join(missing)})",
+            model,
+        )
     params = model.get_params() if hasattr(model, "get_params") else {}
     if "random_state" in params:
         model.set_parameters(random_state=np.random.default_rng(seed))
@@ -129,18 +131,12 @@ def train_distributed(
     *,
     local_iterations: int | None = None,
     eval_data: tuple[Any, Any] | None = None,
-    min_children: int | None = None,
-    round_timeout: float | None = None,
-    max_staleness: int | None = None,
-    staleness: Any = None,
-    buffer_size: int = 1,
-    max_norm: float | None = None,
+    aggregation: Aggregation | None = None,
+    asynchrony: AsyncPolicy | None = None,
+    quorum: Quorum | None = None,
+    checkpoint: Checkpointing | str | None = None,
     progress: bool | None = None,
     callback: Callable[[RoundRecord], None] | None = None,
-    backend_options: dict[str, Any] | None = None,
-    checkpoint_dir: str | None = None,
-    checkpoint_every: int = 1,
-    resume_from: str | None = None,
 ) -> TrainingResult:
     """Train a main model from children that each hold one shard.
 
@@ -157,13 +153,15 @@ def train_distributed(
     rounds : int, default=10
         Rounds; every child works once per round (async: K pushes make a round).
     mode : {"sync", "async"}, default="sync"
-        Sync waits for every child (or ``min_children`` within ``round_timeout``) and
-        combines pushes in child order; async applies each push as it arrives.
+        Sync waits for every child (or a ``quorum``) and combines pushes in child order;
+        async applies each push as it arrives.
     backend : {"inline", "threads", "ray"} or backend object, default="inline"
+        Where children run; a backend object for options, e.g.
+        ``RayBackend(address="auto", num_cpus=1)``.
     merger : str, merge rule or ModelParametersMerger, optional
-        How pushes are combined: default "average".
+        Shortcut for ``Aggregation(merger=...)``: default "average".
     server_optimizer : str or server optimizer, optional
-        E.g. "fedadam" or ``FedAvgM(momentum=0.9)``; default replaces main by the merge.
+        Shortcut for ``Aggregation(server_optimizer=...)``, e.g. "fedadam".
     random_state : int, optional
         Seeds the main parameters and every child; same seed, same result on every
         backend in sync mode.
@@ -172,94 +170,87 @@ def train_distributed(
         always takes one step.
     eval_data : (X, y), optional
         Scored with the main model after each round (``history["metric"]``).
-    min_children, round_timeout : optional
-        Sync quorum: a round closes once ``min_children`` pushed and ``round_timeout``
-        seconds passed; later pushes are dropped and counted.
-    max_staleness : int, optional
-        Async: drop pushes computed from parameters more than this many updates old.
-    staleness, buffer_size, max_norm
-        Gradients strategy: staleness weight, FedBuff buffer and step clipping
-        (see :class:`DistributedGradients`).
+    aggregation : Aggregation, optional
+        Merge rule, server optimizer and clipping together (see :class:`Aggregation`).
+    asynchrony : AsyncPolicy, optional
+        Async mode: staleness bound, staleness weights, FedBuff buffer.
+    quorum : Quorum, optional
+        Sync mode: close a round on ``min_children`` after ``round_timeout`` seconds.
+    checkpoint : Checkpointing or path, optional
+        Save the coordinator's state atomically (a path: there, after every update), and
+        resume from a saved job (``Checkpointing(path, resume_from=path)``).
     progress : bool, optional
         Show a progress bar (default: when stderr is a terminal).
     callback : callable, optional
         Called with each :class:`RoundRecord`.
-    backend_options : dict, optional
-        Passed to the backend (Ray: ``address``, ``num_cpus``, ``num_gpus``).
-    checkpoint_dir : path, optional
-        Save the coordinator's state (main parameters, version, server optimizer state,
-        last push ids, round) atomically there every ``checkpoint_every`` updates.
-    resume_from : path, optional
-        Continue a job from the checkpoint in this directory: rounds already done are
-        not repeated, and pushes already applied are not applied again.
 
     Returns
     -------
     TrainingResult
         ``.main_parameters``, ``.model`` (a model holding them), ``.history``.
+
+    Examples
+    --------
+    >>> import datapredict as dp
+    >>> from datapredict.datasets import load_dataset, split
+    >>> data = load_dataset("diabetes")
+    >>> shards = split(data.X, data.y, 3, random_state=0)
+    >>> result = dp.train_distributed(
+    ...     lambda: dp.LinearRegression(learning_rate=0.5),
+    ...     shards, strategy="model_parameters", rounds=3, merger="median", random_state=0,
+    ... )
+    >>> len(result.history), result.history[-1].children
+    (3, [0, 1, 2])
     """
-    strategy = check_choice(_OWNER, "strategy", strategy, ("gradients", "model_parameters"))
-    mode = check_choice(_OWNER, "mode", mode, ("sync", "async"))
-    rounds = check_int(_OWNER, "rounds", rounds, minimum=1)
-    if not callable(model_factory):
-        raise option_error(_OWNER, "model_factory", "a zero-argument callable", model_factory)
-    shards = _check_shards(shards)
-    if local_iterations is None:
-        local_iterations = 1 if strategy == "gradients" else 10
-    local_iterations = check_int(_OWNER, "local_iterations", local_iterations, minimum=1)
-    if strategy == "gradients":
-        local_iterations = 1
-    n_children = len(shards)
-    quorum = (
-        n_children
-        if min_children is None
-        else check_int(_OWNER, "min_children", min_children, minimum=1)
+    job = _check_job(
+        model_factory, shards, strategy, rounds, mode, random_state, callback, eval_data
     )
-    if quorum > n_children:
-        raise option_error(_OWNER, "min_children", f"an integer in [1, {n_children}]", min_children)
+    strategy, mode, rounds, shards = job
+    aggregation = _aggregation(aggregation, merger, server_optimizer)
+    asynchrony = _checked(asynchrony, AsyncPolicy, "asynchrony") or AsyncPolicy()
+    quorum = _checked(quorum, Quorum, "quorum")
+    checkpoint = Checkpointing.of(checkpoint)
+    local_iterations = _local_iterations(strategy, local_iterations)
+    n_children = len(shards)
+    min_children = n_children if quorum is None else quorum.min_children
+    if min_children > n_children:
+        raise option_error(
+            "Quorum", "min_children", f"an integer in [1, {n_children}]", min_children
+        )
+    make_coordinator = CoordinatorFactory(strategy, mode, n_children, aggregation, asynchrony)
+    make_coordinator()  # validates the combination of options before anything starts
+    backend_impl = _make_backend(backend)
 
     labels = np.concatenate([y for _, y in shards])
     n_features = shards[0][0].shape[1]
     main_seed, *child_seeds = np.random.SeedSequence(random_state).spawn(n_children + 1)
     main_model, main = _initial_main(model_factory, n_features, labels, main_seed)
     layout = Layout.from_template(main)
-    make_coordinator = partial(
-        _make_coordinator,
-        strategy,
-        mode,
-        n_children,
-        merger,
-        server_optimizer,
-        staleness,
-        max_staleness,
-        buffer_size,
-        max_norm,
-    )
-    make_coordinator()  # validates every coordinator option before anything starts
-    checkpoint_every = check_int(_OWNER, "checkpoint_every", checkpoint_every, minimum=1)
     specs = [
         ChildSpec(
             i, model_factory, X, y, strategy, local_iterations, child_seeds[i], n_features, labels
         )
         for i, (X, y) in enumerate(shards)
     ]
-    backend_impl = _make_backend(backend, backend_options or {})
     started = time.perf_counter()
     bar = _progress(rounds, progress, f"{strategy} ({mode})")
     backend_impl.start(specs, layout)
     host = None
     try:
-        checkpointer = Checkpointer(checkpoint_dir, checkpoint_every)
+        checkpointer = Checkpointer(
+            None if checkpoint is None else checkpoint.directory,
+            1 if checkpoint is None else checkpoint.every,
+        )
         host = _host(backend_impl, make_coordinator, layout.flatten(main), layout, checkpointer)
         loop = Runner(host, backend_impl, main_model, eval_data, callback)
-        if resume_from is not None:
-            loop.resume(resume_from)
+        if checkpoint is not None and checkpoint.resume_from is not None:
+            loop.resume(checkpoint.resume_from)
         if mode == "sync":
-            loop.run_sync(rounds, n_children, quorum, round_timeout, bar)
+            timeout = None if quorum is None else quorum.round_timeout
+            loop.run_sync(rounds, n_children, min_children, timeout, bar)
         else:
-            loop.run_async(
-                rounds, n_children, max_staleness if strategy == "model_parameters" else None, bar
-            )
+            bound = asynchrony.max_staleness if strategy == "model_parameters" else None
+            loop.run_async(rounds, n_children, bound, bar)
         final, version = host.parameters()
     finally:
         if host is not None:
@@ -271,47 +262,53 @@ def train_distributed(
     return TrainingResult(final, main_model, loop.history, version, time.perf_counter() - started)
 
 
-def _make_coordinator(
-    strategy,
-    mode,
-    n_children,
-    merger,
-    server_optimizer,
-    staleness,
-    max_staleness,
-    buffer_size,
-    max_norm,
-):
-    if strategy == "gradients":
-        rule = "average" if merger is None else merger
-        if isinstance(rule, ModelParametersMerger):
-            raise option_error(
-                _OWNER, "merger", "a merge rule or its name for strategy='gradients'", rule
-            )
-        if mode == "sync":
-            return DistributedGradients(
-                aggregation="sync",
-                num_children=n_children,
-                merge_type=rule,
-                max_norm=max_norm,
-                server_optimizer=server_optimizer,
-            )
-        return DistributedGradients(
-            aggregation="async",
-            staleness=staleness,
-            max_staleness=max_staleness,
-            buffer_size=buffer_size,
-            max_norm=max_norm,
-            server_optimizer=server_optimizer,
+def _check_job(model_factory, shards, strategy, rounds, mode, random_state, callback, eval_data):
+    """Validate the job's plain arguments before any work; return the checked ones."""
+    strategy = check_choice(_OWNER, "strategy", strategy, ("gradients", "model_parameters"))
+    mode = check_choice(_OWNER, "mode", mode, ("sync", "async"))
+    rounds = check_int(_OWNER, "rounds", rounds, minimum=1)
+    if not callable(model_factory):
+        raise option_error(_OWNER, "model_factory", "a zero-argument callable", model_factory)
+    if random_state is not None:
+        check_int(_OWNER, "random_state", random_state, minimum=0)
+    if callback is not None and not callable(callback):
+        raise option_error(_OWNER, "callback", "a callable taking a RoundRecord", callback)
+    if eval_data is not None:
+        if not (isinstance(eval_data, tuple | list) and len(eval_data) == 2):
+            raise option_error(_OWNER, "eval_data", "an (X, y) pair", eval_data)
+        _check_shards([eval_data], "eval_data")
+    return strategy, mode, rounds, _check_shards(shards)
+
+
+def _aggregation(aggregation: Any, merger: Any, server_optimizer: Any) -> Aggregation:
+    """The job's :class:`Aggregation`, from the object or the two shortcuts (not both)."""
+    if aggregation is None:
+        return Aggregation(merger=merger, server_optimizer=server_optimizer)
+    if merger is not None or server_optimizer is not None:
+        raise option_error(
+            _OWNER,
+            "aggregation",
+            "given alone (merger= and server_optimizer= are its shortcuts)",
+            aggregation,
         )
-    if not isinstance(merger, ModelParametersMerger):
-        merger = ModelParametersMerger(merge_type="average" if merger is None else merger)
-    return DistributedModelParameters(n_children, merger, server_optimizer=server_optimizer)
+    return _checked(aggregation, Aggregation, "aggregation")
+
+
+def _checked(value: Any, kind: type, name: str) -> Any:
+    if value is not None and not isinstance(value, kind):
+        raise option_error(_OWNER, name, f"None or a {kind.__name__}", value)
+    return value
+
+
+def _local_iterations(strategy: str, local_iterations: Any) -> int:
+    if local_iterations is None:
+        return 1 if strategy == "gradients" else 10
+    local_iterations = check_int(_OWNER, "local_iterations", local_iterations, minimum=1)
+    return 1 if strategy == "gradients" else local_iterations
 
 
 def _host(backend, make_coordinator, main, layout, checkpointer):
     """Where the coordinator runs: the backend decides (Ray: an actor), else this process."""
-    host = getattr(backend, "host_coordinator", None)
-    if host is not None:
-        return host(make_coordinator, main, layout, checkpointer)
+    if backend.hosts_coordinator:
+        return backend.host_coordinator(make_coordinator, main, layout, checkpointer)
     return LocalCoordinator(make_coordinator, main, layout, checkpointer)

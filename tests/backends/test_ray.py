@@ -68,9 +68,7 @@ def test_sync_ray_equals_inline_to_the_last_bit(ray_local, digits, strategy, fac
     shards, _ = digits
     options = {"strategy": strategy, "rounds": 4, "random_state": 0, "local_iterations": 3}
     inline = train_distributed(factory, shards, backend="inline", **options)
-    on_ray = train_distributed(
-        factory, shards, backend="ray", backend_options={"num_cpus": 0.5}, **options
-    )
+    on_ray = train_distributed(factory, shards, backend=ray_backend(num_cpus=0.5), **options)
     assert np.array_equal(on_ray.main_parameters, inline.main_parameters)
     assert np.array_equal(on_ray.history["cost"], inline.history["cost"])
     assert on_ray.version == inline.version
@@ -118,8 +116,7 @@ def test_driver_blas_is_limited_during_the_job_only(ray_local, digits):
         full_batch,
         digits[0],
         rounds=1,
-        backend="ray",
-        backend_options={"driver_blas_threads": None},
+        backend=ray_backend(driver_blas_threads=None),
         callback=lambda _: during.append(blas_threads()),
     )
     assert during[-1] == before
@@ -321,16 +318,13 @@ def test_unreachable_address_is_a_clear_error(monkeypatch, digits):
         train_distributed(
             full_batch,
             digits[0],
-            backend="ray",
-            backend_options={"address": "127.0.0.1:1", "connect_timeout": 2},
+            backend=ray_backend(address="127.0.0.1:1", connect_timeout=2),
         )
 
 
 def test_other_cluster_while_connected_is_a_clear_error(ray_local, digits):
     with pytest.raises(InvalidOptionError, match=r"'127\.0\.0\.1:1'.*already connected"):
-        train_distributed(
-            full_batch, digits[0], backend="ray", backend_options={"address": "127.0.0.1:1"}
-        )
+        train_distributed(full_batch, digits[0], backend=ray_backend(address="127.0.0.1:1"))
 
 
 @pytest.mark.parametrize(
@@ -356,8 +350,7 @@ def test_unplaceable_children_fail_fast(ray_local, digits):
         train_distributed(
             full_batch,
             digits[0],
-            backend="ray",
-            backend_options={"resources": {"no_such_node": 1}, "start_timeout": 1},
+            backend=ray_backend(resources={"no_such_node": 1}, start_timeout=1),
         )
 
 
@@ -369,9 +362,8 @@ def test_owned_instance_is_shut_down_at_close(_ray_session, digits):
         full_batch,
         digits[0],
         rounds=2,
-        backend="ray",
+        backend=ray_backend(init_options={"num_cpus": 2, "log_to_driver": False}),
         random_state=0,
-        backend_options={"init_options": {"num_cpus": 2, "log_to_driver": False}},
     )
     assert not ray.is_initialized()
     inline = train_distributed(full_batch, digits[0], rounds=2, random_state=0)

@@ -8,7 +8,7 @@ from functools import partial
 import numpy as np
 import pytest
 
-from datapredict import LogisticRegression, train_distributed
+from datapredict import Checkpointing, LogisticRegression, train_distributed
 from datapredict.datasets import load_dataset, split
 from datapredict.errors import ChildFailureError
 
@@ -92,7 +92,7 @@ def test_coordinator_killed_and_restarted_from_its_checkpoint_ends_like_an_unbro
         full_batch,
         shards,
         backend=backend,
-        checkpoint_dir=tmp_path,
+        checkpoint=tmp_path,
         callback=kill_the_coordinator,
         **options,
     )
@@ -114,12 +114,16 @@ def test_resume_from_a_checkpoint_on_ray_equals_inline(ray_local, shards, tmp_pa
             full_batch,
             shards,
             backend=_backend(),
-            checkpoint_dir=tmp_path,
+            checkpoint=tmp_path,
             callback=crash,
             **options,
         )
     resumed = train_distributed(
-        full_batch, shards, backend=_backend(), resume_from=tmp_path, **options
+        full_batch,
+        shards,
+        backend=_backend(),
+        checkpoint=Checkpointing(tmp_path, resume_from=tmp_path),
+        **options,
     )
     assert [r.round for r in resumed.history] == [2, 3, 4]
     np.testing.assert_array_equal(resumed.main_parameters, unbroken.main_parameters)
@@ -130,7 +134,7 @@ def test_coordinator_crash_without_checkpoints_fails_loudly(ray_local, shards):
     backend = _backend()
 
     kill_the_coordinator = _coordinator_killer(ray_local, backend, 1)
-    with pytest.raises(ChildFailureError, match="checkpoint_dir"):
+    with pytest.raises(ChildFailureError, match="checkpoint="):
         train_distributed(
             full_batch, shards, rounds=6, backend=backend, callback=kill_the_coordinator
         )
@@ -142,7 +146,7 @@ def test_coordinator_crash_in_a_streamed_async_job_fails_loudly(ray_local, shard
     backend = _backend()
 
     kill_the_coordinator = _coordinator_killer(ray_local, backend, 1)
-    with pytest.raises(ChildFailureError, match=r"coordinator's actor died.*checkpoint_dir"):
+    with pytest.raises(ChildFailureError, match=r"coordinator's actor died.*checkpoint="):
         train_distributed(
             full_batch,
             shards,
@@ -172,7 +176,7 @@ def test_coordinator_crash_in_a_checkpointed_async_job_is_survived(
         mode="async",
         rounds=rounds,
         backend=backend,
-        checkpoint_dir=tmp_path,
+        checkpoint=tmp_path,
         callback=kill_the_coordinator,
         random_state=0,
     )

@@ -83,11 +83,13 @@ def test_resumed_job_equals_the_uninterrupted_one(tmp_path, shards, strategy, op
 
     with pytest.raises(Crash):
         dp.train_distributed(
-            _factory, shards, checkpoint_dir=tmp_path, callback=crash_after_round_3, **options
+            _factory, shards, checkpoint=tmp_path, callback=crash_after_round_3, **options
         )
     # Round 3's update was checkpointed as it was applied, before the callback ran.
     assert load_checkpoint(tmp_path)["round"] == 4
-    resumed = dp.train_distributed(_factory, shards, resume_from=tmp_path, **options)
+    resumed = dp.train_distributed(
+        _factory, shards, checkpoint=dp.Checkpointing(tmp_path, resume_from=tmp_path), **options
+    )
     assert [r.round for r in resumed.history] == [4, 5]
     np.testing.assert_array_equal(resumed.main_parameters, uninterrupted.main_parameters)
 

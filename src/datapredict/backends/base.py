@@ -8,16 +8,17 @@ close. The coordinators and the runner's loop are the same for every backend.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
+from datapredict.errors import InvalidOptionError
 from datapredict.models.base import GradientModel
 from datapredict.parameters import Layout
 
-__all__ = ["Backend", "ChildResult", "ChildSpec", "ChildWorker"]
+__all__ = ["Backend", "ChildResult", "ChildSpec", "ChildWorker", "check_backend"]
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,21 @@ def _accepts_random_state(model: Any) -> bool:
 
 
 class Backend(Protocol):
-    """Where children run. Sync rounds and async loops are built from these calls."""
+    """Where children run. Sync rounds and async loops are built from these calls.
+
+    Two optional capabilities change the flow of a job; a backend declares them with
+    its two flags, and provides the matching method when its flag is True:
+
+    - ``hosts_coordinator``: :meth:`host_coordinator` runs the coordinator where the
+      children can reach it (Ray: an actor); otherwise the coordinator lives in the
+      driver's process (:class:`~datapredict.coordinators.host.LocalCoordinator`).
+    - ``streams_async``: :meth:`stream_async` runs a whole async job with children
+      pushing to the coordinator themselves; otherwise the runner drives async jobs
+      with ``submit``/``wait``.
+    """
+
+    hosts_coordinator: bool
+    streams_async: bool
 
     def start(self, specs: list[ChildSpec], layout: Layout) -> None:
         """Create the children."""
@@ -134,3 +149,42 @@ class Backend(Protocol):
 
     def close(self) -> None:
         """Release the children."""
+
+    def host_coordinator(
+        self, make_coordinator: Callable[[], Any], main: np.ndarray, layout: Layout, checkpointer
+    ) -> Any:
+        """Only if ``hosts_coordinator``: build the coordinator's host (the runner's
+        interface of :class:`~datapredict.coordinators.host.LocalCoordinator`)."""
+
+    def stream_async(
+        self,
+        children: list[int],
+        n_children: int,
+        budget: int,
+        position: dict[str, int],
+        max_staleness: int | None,
+    ) -> Iterator[tuple[list[Any], list[ChildResult]]]:
+        """Only if ``streams_async``: run an async job of ``budget`` pushes; yield what
+        the coordinator received and the children lost, as it happens."""
+
+
+_REQUIRED = ("start", "broadcast", "submit", "wait", "close")
+
+
+def check_backend(backend: Any) -> Any:
+    """Return ``backend`` if it follows :class:`Backend`; raise naming what is missing."""
+    missing = [name for name in _REQUIRED if not callable(getattr(backend, name, None))]
+    for flag, method in (
+        ("hosts_coordinator", "host_coordinator"),
+        ("streams_async", "stream_async"),
+    ):
+        if not isinstance(getattr(backend, flag, None), bool):
+            missing.append(f"{flag} (a bool)")
+        elif getattr(backend, flag) and not callable(getattr(backend, method, None)):
+            missing.append(f"{method} (its {flag} is True)")
+    if missing:
+        raise InvalidOptionError(
+            "The 'backend' option of train_distributed must be 'inline', 'threads', 'ray' "
+            f"or a Backend object; {type(backend).__name__} lacks {', '.join(missing)}"
+        )
+    return backend

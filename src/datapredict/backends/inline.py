@@ -25,6 +25,9 @@ def run_safely(worker: ChildWorker, main: np.ndarray, version: int, layout: Layo
 class InlineBackend:
     """Run children one after another in the calling thread (deterministic, no overhead)."""
 
+    hosts_coordinator = False  # the coordinator lives in the driver's process
+    streams_async = False
+
     def start(self, specs: list[ChildSpec], layout: Layout) -> None:
         """Create the children's workers in this process."""
         self._workers = [ChildWorker(spec) for spec in specs]

@@ -22,6 +22,9 @@ class ThreadsBackend:
         Threads in the pool; default one per child.
     """
 
+    hosts_coordinator = False  # the coordinator lives in the driver's process
+    streams_async = False
+
     def __init__(self, max_workers: int | None = None) -> None:
         self._max_workers = max_workers
 

@@ -250,6 +250,9 @@ class RayBackend:
     the :class:`RayCoordinator` (its ``actor`` the coordinator's actor handle).
     """
 
+    hosts_coordinator = True  # the coordinator is an actor the children call
+    streams_async = True
+
     def __init__(
         self,
         address: str | None = None,

@@ -51,7 +51,7 @@ class _CoordinatorActor:
         if restarted and directory is None:
             raise ChildFailureError(
                 "the coordinator's process died and the job has no checkpoint to resume "
-                "from; pass checkpoint_dir=... to train_distributed so that Ray's restart "
+                "from; pass checkpoint=... to train_distributed so that Ray's restart "
                 "can resume it"
             )
         if restarted and self._local.checkpointer.exists():
@@ -118,7 +118,7 @@ class _CoordinatorActor:
         if self._stream is None:
             raise ChildFailureError(
                 "the coordinator has no async job open (it restarted mid-job?); run the "
-                "job with checkpoint_dir=... so that a restarted coordinator can resume it"
+                "job with checkpoint=... so that a restarted coordinator can resume it"
             )
         return self._stream
 
@@ -173,7 +173,7 @@ class RayCoordinator:
         try:
             return self._ray.get(ref)
         except self._ray.exceptions.RayActorError as error:
-            hint = "" if self.checkpointing else "; pass checkpoint_dir=... to survive a crash"
+            hint = "" if self.checkpointing else "; pass checkpoint=... to survive a crash"
             raise ChildFailureError(
                 f"RayBackend: the coordinator's actor died ({short_error(error)}){hint}"
             ) from error
