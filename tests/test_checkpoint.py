@@ -8,7 +8,7 @@ import pytest
 import datapredict as dp
 from datapredict.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from datapredict.datasets import load_dataset, split
-from datapredict.errors import InvalidDataError
+from datapredict.errors import CheckpointError
 from datapredict.merge.server_optimizers import FedAdam
 
 
@@ -49,15 +49,15 @@ def test_save_and_load_round_trip_every_field(tmp_path):
 
 
 def test_a_failed_write_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch):
-    save_checkpoint(tmp_path, {"main": np.ones(3), "version": 1})
+    save_checkpoint(tmp_path, {"main": np.ones(3), "version": 1, "round": 1, "next_seq": 0})
 
-    def dies_half_way(file, **arrays):
-        file.write(b"PK\x03\x04 half a zip")
+    def dies_half_way(file, array, **options):
+        file.write(b"\x93NUMPY half an array")
         raise OSError("disk full")
 
-    monkeypatch.setattr(np, "savez", dies_half_way)
+    monkeypatch.setattr(np.lib.format, "write_array", dies_half_way)
     with pytest.raises(OSError, match="disk full"):
-        save_checkpoint(tmp_path, {"main": np.zeros(3), "version": 2})
+        save_checkpoint(tmp_path, {"main": np.zeros(3), "version": 2, "round": 2, "next_seq": 0})
     monkeypatch.undo()
     loaded = load_checkpoint(tmp_path)
     assert loaded["version"] == 1 and loaded["main"].tolist() == [1.0, 1.0, 1.0]
@@ -65,7 +65,7 @@ def test_a_failed_write_leaves_the_previous_checkpoint_intact(tmp_path, monkeypa
 
 
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
-    with pytest.raises(InvalidDataError, match="no checkpoint"):
+    with pytest.raises(CheckpointError, match="no checkpoint"):
         load_checkpoint(tmp_path / "nowhere")
 
 
