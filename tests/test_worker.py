@@ -280,3 +280,33 @@ def test_a_plain_function_is_held_and_applied():
         worker.submit(item)
     worker.stop()
     assert applied == list(range(10))
+
+
+def test_eight_threads_pushing_to_a_started_server_keep_its_queue_bounded():
+    """The probe that found the defect: producers faster than the server."""
+    sizes = []
+
+    class SlowReplace:
+        def init(self, params):
+            return 0
+
+        def update(self, merged, state, params):
+            sizes.append(server._worker._queue.qsize())
+            time.sleep(0.0005)
+            return merged.copy(), state + 1
+
+    server = dp.DistributedGradients(server_optimizer=SlowReplace())
+    server.set_model_parameters(np.zeros(4))
+    server.start()
+    pushers = [
+        threading.Thread(target=lambda: [server.add_gradients(np.ones(4)) for _ in range(100)])
+        for _ in range(8)
+    ]
+    for pusher in pushers:
+        pusher.start()
+    for pusher in pushers:
+        pusher.join(60)
+    server.stop()
+    np.testing.assert_array_equal(server.get_model_parameters(), np.full(4, -800.0))
+    assert server.stats.applied == 800
+    assert 16 < max(sizes) <= 64  # the producers did fill it, up to the bound
