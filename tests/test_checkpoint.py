@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pytest
 
@@ -104,3 +106,20 @@ def test_pushes_already_applied_are_not_applied_again():
     restarted.add_gradients(np.ones(2), push_id=(0, 1))
     assert restarted.get_model_parameters().tolist() == [-2.0, -2.0]
     assert restarted.stats.duplicates == 1
+
+
+class ScheduledState(NamedTuple):
+    """A server optimizer state with a float scalar besides the count and an array."""
+
+    count: int
+    rate: float
+    momentum: np.ndarray
+
+
+def test_a_float_scalar_in_the_optimizer_state_is_kept_a_float(tmp_path):
+    saved = ScheduledState(count=3, rate=0.25, momentum=np.ones(2))
+    state = {"main": np.zeros(2), "version": 1, "round": 1, "next_seq": 0}
+    save_checkpoint(tmp_path, {**state, "optimizer_state": saved})
+    loaded = load_checkpoint(tmp_path, ScheduledState(0, 1.0, np.zeros(2)))["optimizer_state"]
+    assert (loaded.count, loaded.rate) == (3, 0.25)
+    assert isinstance(loaded.count, int) and loaded.momentum.tolist() == [1.0, 1.0]

@@ -370,7 +370,7 @@ def _to_state(arrays: dict[str, np.ndarray], optimizer_template: Any) -> dict[st
     optimizer_fields: dict[str, Any] = {}
     for key, value in arrays.items():
         if key.startswith(_OPTIMIZER):
-            optimizer_fields[key[len(_OPTIMIZER) :]] = int(value) if value.ndim == 0 else value
+            optimizer_fields[key[len(_OPTIMIZER) :]] = int(value) if _is_int(value) else value
         elif key == "main":
             state[key] = value
         elif key not in _LAST_SEQ:
