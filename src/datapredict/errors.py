@@ -9,6 +9,7 @@ and what was received.
 from __future__ import annotations
 
 __all__ = [
+    "CheckpointError",
     "ChildFailureError",
     "DataPredictError",
     "DataTypeError",
@@ -19,6 +20,7 @@ __all__ = [
     "NonFiniteError",
     "NotInitializedError",
     "ParameterStructureError",
+    "QueueFullError",
 ]
 
 
@@ -60,3 +62,11 @@ class MissingDependencyError(DataPredictError, ImportError):
 
 class ChildFailureError(DataPredictError, RuntimeError):
     """A child model failed while training and no result could be collected."""
+
+
+class CheckpointError(InvalidDataError):
+    """A checkpoint file is missing, corrupt, or holds entries that cannot be restored."""
+
+
+class QueueFullError(DataPredictError, RuntimeError):
+    """A background queue is full and its ``when_full`` option refuses to wait."""

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pytest
 
 import datapredict as dp
 from datapredict.coordinators.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from datapredict.datasets import load_dataset, split
-from datapredict.errors import InvalidDataError
+from datapredict.errors import CheckpointError
 from datapredict.merge.server_optimizers import FedAdam
 
 
@@ -49,15 +51,15 @@ def test_save_and_load_round_trip_every_field(tmp_path):
 
 
 def test_a_failed_write_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch):
-    save_checkpoint(tmp_path, {"main": np.ones(3), "version": 1})
+    save_checkpoint(tmp_path, {"main": np.ones(3), "version": 1, "round": 1, "next_seq": 0})
 
-    def dies_half_way(file, **arrays):
-        file.write(b"PK\x03\x04 half a zip")
+    def dies_half_way(file, array, **options):
+        file.write(b"\x93NUMPY half an array")
         raise OSError("disk full")
 
-    monkeypatch.setattr(np, "savez", dies_half_way)
+    monkeypatch.setattr(np.lib.format, "write_array", dies_half_way)
     with pytest.raises(OSError, match="disk full"):
-        save_checkpoint(tmp_path, {"main": np.zeros(3), "version": 2})
+        save_checkpoint(tmp_path, {"main": np.zeros(3), "version": 2, "round": 2, "next_seq": 0})
     monkeypatch.undo()
     loaded = load_checkpoint(tmp_path)
     assert loaded["version"] == 1 and loaded["main"].tolist() == [1.0, 1.0, 1.0]
@@ -65,7 +67,7 @@ def test_a_failed_write_leaves_the_previous_checkpoint_intact(tmp_path, monkeypa
 
 
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
-    with pytest.raises(InvalidDataError, match="no checkpoint"):
+    with pytest.raises(CheckpointError, match="no checkpoint"):
         load_checkpoint(tmp_path / "nowhere")
 
 
@@ -106,3 +108,20 @@ def test_pushes_already_applied_are_not_applied_again():
     restarted.add_gradients(np.ones(2), push_id=(0, 1))
     assert restarted.get_model_parameters().tolist() == [-2.0, -2.0]
     assert restarted.stats.duplicates == 1
+
+
+class ScheduledState(NamedTuple):
+    """A server optimizer state with a float scalar besides the count and an array."""
+
+    count: int
+    rate: float
+    momentum: np.ndarray
+
+
+def test_a_float_scalar_in_the_optimizer_state_is_kept_a_float(tmp_path):
+    saved = ScheduledState(count=3, rate=0.25, momentum=np.ones(2))
+    state = {"main": np.zeros(2), "version": 1, "round": 1, "next_seq": 0}
+    save_checkpoint(tmp_path, {**state, "optimizer_state": saved})
+    loaded = load_checkpoint(tmp_path, ScheduledState(0, 1.0, np.zeros(2)))["optimizer_state"]
+    assert (loaded.count, loaded.rate) == (3, 0.25)
+    assert isinstance(loaded.count, int) and loaded.momentum.tolist() == [1.0, 1.0]
