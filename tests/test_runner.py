@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from datapredict.backends.base import ChildResult
-from datapredict.coordinators.host import Arrival
+from datapredict.coordinators.stream import Arrival
 from datapredict.results import RoundRecord
 from datapredict.runner import Runner
 

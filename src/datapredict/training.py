@@ -18,8 +18,9 @@ import numpy as np
 
 from datapredict._validation import check_choice, check_int, option_error
 from datapredict.backends.base import ChildSpec, check_backend
+from datapredict.coordinators.checkpointer import Checkpointer
 from datapredict.coordinators.factory import CoordinatorFactory
-from datapredict.coordinators.host import Checkpointer, LocalCoordinator
+from datapredict.coordinators.host import LocalCoordinator
 from datapredict.errors import InvalidDataError, NotInitializedError
 from datapredict.models.base import check_features
 from datapredict.options import Aggregation, AsyncPolicy, Checkpointing, Quorum

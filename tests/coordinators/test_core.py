@@ -15,7 +15,8 @@ from datapredict.coordinators import (
     ModelParametersMerger,
     PushStatus,
 )
-from datapredict.coordinators.host import Checkpointer, LocalCoordinator
+from datapredict.coordinators.checkpointer import Checkpointer
+from datapredict.coordinators.host import LocalCoordinator
 from datapredict.parameters import Layout
 
 # ------------------------------------------------------------------ outcomes
@@ -268,3 +269,30 @@ def test_no_update_is_lost_when_a_child_finishes_during_a_merge():
     coordinator.train(X, np.array([0.0]), 2)  # merge: 3, 3 and 30 + 0
     np.testing.assert_array_equal(coordinator.get_main_model_parameters(), [12.0, 12.0])
     assert [c.params.tolist() for c in (a, b, slow)] == [[12.0, 12.0]] * 3
+
+
+def test_a_full_queue_refuses_a_push_by_option_and_keeps_what_it_accepted():
+    gate = threading.Event()
+
+    def slow_average(stacked, weights=None):
+        assert gate.wait(10)
+        return stacked.mean(axis=0)
+
+    coordinator = DistributedModelParameters(
+        1, ModelParametersMerger(merge_type=slow_average), max_queued=2, when_full="raise"
+    )
+    coordinator.set_main_model_parameters(np.zeros(1))
+    coordinator.start()
+    try:
+        accepted = [coordinator.add_model_parameters(np.array([1.0]))]
+        refused = 0
+        for value in (2.0, 3.0, 4.0, 5.0):
+            try:
+                accepted.append(coordinator.add_model_parameters(np.array([value])))
+            except errors.QueueFullError:
+                refused += 1
+        assert refused >= 1 and all(o.status is PushStatus.QUEUED for o in accepted)
+        gate.set()
+    finally:
+        coordinator.stop()
+    assert coordinator.version == 1 + len(accepted)  # every accepted push was merged

@@ -102,6 +102,11 @@ class CoordinatorCore:
     on_update : callable, optional
         Called with the new main vector after every update, under the lock (the
         merging coordinator sends it to its children).
+    max_queued : int, default=64
+        After ``start()``: pushes queued for the worker at most.
+    when_full : {"wait", "raise"}, default="wait"
+        A push to a full queue waits for room, or raises ``QueueFullError`` (and is
+        not accepted).
     """
 
     def __init__(
@@ -114,6 +119,8 @@ class CoordinatorCore:
         rate: float = 0.0,
         max_staleness: int | None = None,
         on_update: Callable[[np.ndarray], None] | None = None,
+        max_queued: int = 64,
+        when_full: str = "wait",
     ) -> None:
         self.owner = owner
         self.chain = chain
@@ -133,7 +140,9 @@ class CoordinatorCore:
         self.slots = ChildSlots()  # merging coordinator: each child's latest parameters
         self._direct = False
         self._refresh_direct()
-        self.worker = BackgroundWorker(self._receive, name=owner)
+        self.worker = BackgroundWorker(
+            self._receive, name=owner, max_queued=max_queued, when_full=when_full
+        )
 
     # ------------------------------------------------------------------ state
     def _refresh_direct(self) -> None:

@@ -69,6 +69,12 @@ class DistributedGradients:
         Clip each step to this L2 norm before anything else.
     server_optimizer : str or server optimizer, optional
         Applied to each combined step (e.g. ``FedAdam``); default: apply the step as is.
+    max_queued : int, default=64
+        After ``start()``: pushes queued for the background worker at most (each holds
+        a copy of the push).
+    when_full : {"wait", "raise"}, default="wait"
+        A push to a full queue waits for room, or raises ``QueueFullError`` and is not
+        accepted.
 
     Examples
     --------
@@ -94,6 +100,8 @@ class DistributedGradients:
         buffer_size: int = 1,
         max_norm: float | None = None,
         server_optimizer: Any = None,
+        max_queued: int = 64,
+        when_full: str = "wait",
     ) -> None:
         sign = _sign(gradient_change_mode)
         self._mode = gradient_change_mode.lower()
@@ -132,6 +140,8 @@ class DistributedGradients:
             sign=sign,
             rate=rate,
             max_staleness=max_staleness,
+            max_queued=max_queued,
+            when_full=when_full,
         )
 
     # ---------------------------------------------------------------- options

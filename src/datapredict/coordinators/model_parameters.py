@@ -56,6 +56,12 @@ class DistributedModelParameters:
         How candidates are merged; default ``ModelParametersMerger()`` (average).
     server_optimizer : str or server optimizer, optional
         Turns the merge into the new main parameters (default ``Replace``: main = merge).
+    max_queued : int, default=64
+        After ``start()``: pushes queued for the background worker at most (each holds
+        a copy of the push).
+    when_full : {"wait", "raise"}, default="wait"
+        A push to a full queue waits for room, or raises ``QueueFullError`` and is not
+        accepted.
 
     Examples
     --------
@@ -75,6 +81,8 @@ class DistributedModelParameters:
         merger: ModelParametersMerger | None = None,
         *,
         server_optimizer: Any = None,
+        max_queued: int = 64,
+        when_full: str = "wait",
     ) -> None:
         per_merge = check_int(_OWNER, "updates_per_merge", updates_per_merge, minimum=1)
         self._merger = self._check_merger(ModelParametersMerger() if merger is None else merger)
@@ -87,6 +95,8 @@ class DistributedModelParameters:
             pushes_per_update=per_merge,
             sign=None,
             on_update=self._broadcast,
+            max_queued=max_queued,
+            when_full=when_full,
         )
 
     # ---------------------------------------------------------------- options

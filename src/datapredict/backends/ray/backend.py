@@ -56,7 +56,8 @@ from datapredict.backends.base import ChildResult, ChildSpec, ChildWorker
 from datapredict.backends.inline import run_safely
 from datapredict.backends.ray._common import remote_class, short_error
 from datapredict.backends.ray.coordinator import RayCoordinator
-from datapredict.coordinators.host import Arrival, Checkpointer
+from datapredict.coordinators.checkpointer import Checkpointer
+from datapredict.coordinators.stream import Arrival
 from datapredict.errors import ChildFailureError, InvalidOptionError, MissingDependencyError
 from datapredict.parameters import Layout
 

@@ -19,8 +19,10 @@ from typing import Any
 import numpy as np
 
 from datapredict.backends.ray._common import remote_class, short_error
+from datapredict.coordinators.checkpointer import Checkpointer
 from datapredict.coordinators.core import PushStatus
-from datapredict.coordinators.host import Arrival, AsyncStream, Checkpointer, LocalCoordinator
+from datapredict.coordinators.host import LocalCoordinator
+from datapredict.coordinators.stream import Arrival, AsyncStream
 from datapredict.errors import ChildFailureError
 
 __all__ = ["RayCoordinator"]

@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 
 import datapredict as dp
-from datapredict import checkpoint
-from datapredict.backends.coordinator import Checkpointer
-from datapredict.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from datapredict.coordinators import checkpoint
+from datapredict.coordinators.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from datapredict.coordinators.checkpointer import Checkpointer
 from datapredict.errors import CheckpointError
 from datapredict.merge.server_optimizers import FedAdam
 
@@ -288,7 +288,7 @@ WRITER = textwrap.dedent(
     """
     import sys
     import numpy as np
-    from datapredict.checkpoint import save_checkpoint
+    from datapredict.coordinators.checkpoint import save_checkpoint
 
     directory, version = sys.argv[1], int(sys.argv[2])
     while True:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import datapredict as dp
-from datapredict.distributed._worker import BackgroundWorker
+from datapredict.coordinators._worker import BackgroundWorker
 from datapredict.errors import InvalidOptionError, QueueFullError
 
 
@@ -236,7 +236,7 @@ def test_started_coordinators_dropped_without_stop_end_their_threads(make):
             coordinator.set_main_model_parameters(np.zeros(3))
             coordinator.start()
             coordinator.add_model_parameters(np.ones(3))
-        threads.append(coordinator._worker._thread)
+        threads.append(coordinator.core.worker._thread)
     del coordinator
     gc.collect()
     assert wait_until(lambda: not any(thread.is_alive() for thread in threads))
@@ -291,7 +291,7 @@ def test_eight_threads_pushing_to_a_started_server_keep_its_queue_bounded():
             return 0
 
         def update(self, merged, state, params):
-            sizes.append(server._worker._queue.qsize())
+            sizes.append(server.core.worker._queue.qsize())
             time.sleep(0.0005)
             return merged.copy(), state + 1
 

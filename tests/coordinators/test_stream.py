@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from datapredict.backends.base import ChildResult
-from datapredict.coordinators.host import Arrival, AsyncStream
+from datapredict.coordinators.stream import Arrival, AsyncStream
 
 
 def arrival(child: int, seq: int = 0, error: str | None = None, lag: int = 0) -> Arrival:
