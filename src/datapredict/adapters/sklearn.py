@@ -23,6 +23,7 @@ zero-row step in its state (Adam's step count and moments).
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -208,7 +209,9 @@ class SklearnChild:
         else:
             outputs = () if labels is None or np.ndim(labels) < 2 else np.shape(labels)[1:]
             target = np.zeros((1, *outputs))
-        estimator.partial_fit(np.zeros((1, n_features)), target, **first_fit)
+        with warnings.catch_warnings():  # an MLP's batch_size is clipped to the one row
+            warnings.filterwarnings("ignore", "Got `batch_size`", UserWarning)
+            estimator.partial_fit(np.zeros((1, n_features)), target, **first_fit)
         arrays = _arrays(estimator)
         if hasattr(estimator, "coefs_"):
             start = _glorot(self._rng, arrays, estimator.activation)
