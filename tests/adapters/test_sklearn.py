@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 
 import numpy as np
@@ -18,7 +19,12 @@ from sklearn.neural_network import MLPClassifier, MLPRegressor
 
 import datapredict as dp
 from datapredict.adapters import SklearnChild, check_child
-from datapredict.errors import InvalidOptionError, NotInitializedError, ParameterStructureError
+from datapredict.errors import (
+    InvalidOptionError,
+    MissingDependencyError,
+    NotInitializedError,
+    ParameterStructureError,
+)
 
 with warnings.catch_warnings():  # PassiveAggressive* are deprecated since scikit-learn 1.8
     warnings.simplefilter("ignore", FutureWarning)
@@ -232,3 +238,11 @@ def test_bad_estimators_and_options_are_named():
     child.initialize(4, [0, 1, 2])
     with pytest.raises(ParameterStructureError, match=r"params\[0\] has shape \(4, 3\)"):
         child.set_model_parameters([np.zeros((4, 3)), np.zeros(3)])
+
+
+def test_without_scikit_learn_the_import_names_the_extra(monkeypatch):
+    for name in ("sklearn", "sklearn.base"):  # importing them now fails
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.delitem(sys.modules, "datapredict.adapters.sklearn")
+    with pytest.raises(MissingDependencyError, match=r"pip install 'datapredict\[demo\]'"):
+        from datapredict.adapters import SklearnChild  # noqa: F401

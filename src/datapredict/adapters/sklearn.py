@@ -40,7 +40,7 @@ from datapredict.parameters import Layout, ModelParameters, check_finite, copy_p
 
 try:
     from sklearn.base import clone, is_classifier
-except ImportError as error:  # pragma: no cover - scikit-learn is in the test extra
+except ImportError as error:
     raise MissingDependencyError(
         "SklearnChild needs scikit-learn, which is not installed: pip install 'datapredict[demo]'"
     ) from error
