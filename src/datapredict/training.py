@@ -17,11 +17,12 @@ from typing import Any
 import numpy as np
 
 from datapredict._validation import check_choice, check_int, option_error
+from datapredict.adapters._check import check_child
 from datapredict.backends.base import ChildSpec, check_backend
 from datapredict.coordinators.checkpointer import Checkpointer
 from datapredict.coordinators.factory import CoordinatorFactory
 from datapredict.coordinators.host import LocalCoordinator
-from datapredict.errors import InvalidDataError, NotInitializedError
+from datapredict.errors import DataTypeError, InvalidDataError, NotInitializedError
 from datapredict.models.base import check_features
 from datapredict.options import Aggregation, AsyncPolicy, Checkpointing, Quorum
 from datapredict.parameters import Layout
@@ -78,21 +79,13 @@ def _make_backend(backend: Any):
 
 
 def _initial_main(
-    model_factory: Callable[[], Any], n_features: int, labels: np.ndarray, seed
+    model_factory: Callable[[], Any], strategy: str, n_features: int, labels: np.ndarray, seed
 ) -> Any:
     model = model_factory()
-    missing = [
-        name
-        for name in ("train", "get_model_parameters", "set_model_parameters")
-        if not callable(getattr(model, name, None))
-    ]
-    if missing:
-        raise option_error(
-            _OWNER,
-            "model_factory",
-            f"a callable returning a child model (lacking {', '.join(missing)})",
-            model,
-        )
+    try:
+        check_child(model, strategy)
+    except DataTypeError as exc:
+        raise DataTypeError(f"{_OWNER}: model_factory returned an unusable child: {exc}") from None
     params = model.get_params() if hasattr(model, "get_params") else {}
     if "random_state" in params:
         model.set_parameters(random_state=np.random.default_rng(seed))
@@ -225,7 +218,7 @@ def train_distributed(
     labels = np.concatenate([y for _, y in shards])
     n_features = shards[0][0].shape[1]
     main_seed, *child_seeds = np.random.SeedSequence(random_state).spawn(n_children + 1)
-    main_model, main = _initial_main(model_factory, n_features, labels, main_seed)
+    main_model, main = _initial_main(model_factory, strategy, n_features, labels, main_seed)
     layout = Layout.from_template(main)
     specs = [
         ChildSpec(
