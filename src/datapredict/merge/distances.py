@@ -94,33 +94,38 @@ def _scaled_gram(rows: np.ndarray, centre: np.ndarray) -> Gram:
     return Gram(gram, exponents)
 
 
+def _centred_gram(rows: np.ndarray, centre: np.ndarray) -> Gram:
+    """The Gram matrix of ``rows - centre``: one unscaled pass (block products in the rows'
+    dtype, accumulated in float64), or the scaled one when that overflows or comes near
+    float64's maximum."""
+    n_rows, n_cols = rows.shape
+    buffer = np.empty((n_rows, min(block_columns(n_rows, rows.itemsize), n_cols)), rows.dtype)
+    gram = np.zeros((n_rows, n_rows))
+    with np.errstate(over="ignore", invalid="ignore"):
+        for start, stop in _blocks(n_rows, n_cols, rows.itemsize):
+            block = buffer[:, : stop - start]
+            np.subtract(rows[:, start:stop], centre[start:stop], out=block)
+            gram += block @ block.T
+    if np.isfinite(gram).all() and np.abs(gram).max() <= _GRAM_LIMIT:
+        return Gram(gram, np.zeros(n_rows, dtype=np.intc))
+    return _scaled_gram(rows, centre)
+
+
 def pivot_row(stacked: np.ndarray) -> int:
-    """The row with the smallest distances to its nearest half, on a column sample."""
+    """The row with the smallest distances to its nearest half, on a column sample
+    centred on its coordinate-wise median."""
     sample = _sample(stacked)
     n_rows = len(sample)
     lo = (n_rows - 1) // 2
     centre = order_statistic_mean(sample, lo, n_rows - lo)
-    return int(np.argmin(krum_scores(sq_distances(_scaled_gram(sample, centre)), n_rows // 2)))
+    dist = sq_distances(_centred_gram(sample, centre))
+    return int(np.argmin(krum_scores(dist, n_rows // 2)))
 
 
 def centred_gram(stacked: np.ndarray) -> Gram:
-    """The Gram matrix of the rows minus a pivot row (:func:`pivot_row`).
-
-    One pass with block products in the stacked dtype, accumulated in float64, unscaled;
-    a second, scaled pass when that overflows or comes near float64's maximum.
-    """
-    n_rows, n_cols = stacked.shape
-    pivot = stacked[pivot_row(stacked)]
-    buffer = np.empty((n_rows, min(block_columns(n_rows, stacked.itemsize), n_cols)), stacked.dtype)
-    gram = np.zeros((n_rows, n_rows))
-    with np.errstate(over="ignore", invalid="ignore"):
-        for start, stop in _blocks(n_rows, n_cols, stacked.itemsize):
-            block = buffer[:, : stop - start]
-            np.subtract(stacked[:, start:stop], pivot[start:stop], out=block)
-            gram += block @ block.T
-    if np.isfinite(gram).all() and np.abs(gram).max() <= _GRAM_LIMIT:
-        return Gram(gram, np.zeros(n_rows, dtype=np.intc))
-    return _scaled_gram(stacked, pivot)
+    """The Gram matrix of the rows minus a pivot row (:func:`pivot_row`), scaled only when
+    the values are extreme."""
+    return _centred_gram(stacked, stacked[pivot_row(stacked)])
 
 
 def sq_distances(gram: Gram) -> np.ndarray:
