@@ -69,10 +69,12 @@ def test_check_num_children(rule, minimum, requirement):
     assert message.endswith(f"got K = {minimum - 1}")
 
 
-@pytest.mark.parametrize(("rule", "minimum", "requirement"), REQUIREMENTS, ids=IDS)
+@pytest.mark.parametrize(
+    ("rule", "minimum", "requirement"),
+    [case for case in REQUIREMENTS if case[1] >= 2],  # every stack has at least one row
+    ids=repr,
+)
 def test_too_few_rows_raise_our_error_not_index_error(rule, minimum, requirement):
-    if minimum < 2:
-        pytest.skip("every stack has at least one row")
     stacked = np.random.default_rng(0).standard_normal((minimum - 1, 3))
     weights = np.ones(minimum - 1) if rule.requires_weights else None
     with pytest.raises(InvalidOptionError, match=f"needs {requirement}.*; got K = {minimum - 1}$"):
