@@ -17,6 +17,7 @@ from datapredict.coordinators import (
 )
 from datapredict.coordinators.checkpointer import Checkpointer
 from datapredict.coordinators.host import LocalCoordinator
+from datapredict.merge import TrimmedMean
 from datapredict.parameters import Layout
 
 # ------------------------------------------------------------------ outcomes
@@ -296,3 +297,22 @@ def test_a_full_queue_refuses_a_push_by_option_and_keeps_what_it_accepted():
     finally:
         coordinator.stop()
     assert coordinator.version == 1 + len(accepted)  # every accepted push was merged
+
+
+def test_a_rules_need_for_children_is_checked_when_the_server_is_made():
+    with pytest.raises(errors.InvalidOptionError, match=r"Krum.*2f \+ 2.*got K = 3"):
+        DistributedGradients(aggregation="sync", num_children=3, merge_type="krum")
+    DistributedGradients(aggregation="sync", num_children=5, merge_type="krum")  # 5 > 4
+
+
+@pytest.mark.parametrize("rule", ["median", "krum", "geometric_median", TrimmedMean(beta=0.2)])
+def test_a_sync_server_with_a_robust_rule_stays_finite_under_one_huge_push(rule):
+    server = DistributedGradients(aggregation="sync", num_children=5, merge_type=rule)
+    server.set_model_parameters(np.zeros(4))
+    honest = np.random.default_rng(0).normal(0.0, 0.01, (4, 4)) + 1.0
+    for row in honest:
+        server.add_gradients(row)
+    assert server.add_gradients(np.full(4, 1e160)).status is PushStatus.APPLIED
+    main = server.get_model_parameters()
+    assert np.isfinite(main).all()
+    np.testing.assert_allclose(-main, np.median(honest, axis=0), atol=0.1)

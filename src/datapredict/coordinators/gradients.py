@@ -115,7 +115,9 @@ class DistributedGradients:
                     "aggregation='sync'. Got None instead."
                 )
             per_update = check_int(_OWNER, "num_children", num_children, minimum=1)
-            check = getattr(rule, "check_num_children", None)  # MERGE-TODO: wt-merge adds it
+            # Every rule of datapredict.merge states its needs; a user's plain callable
+            # has none to check.
+            check = getattr(rule, "check_num_children", None)
             if check is not None:
                 check(per_update, f"{_OWNER}(num_children={per_update})")
         else:

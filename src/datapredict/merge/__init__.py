@@ -1,15 +1,22 @@
-"""How K children become one: merge rules, server optimizers and staleness weights.
+"""How K children become one: merge rules, clipping, server optimizers and staleness weights.
 
 - :mod:`datapredict.merge.rules`: ``rule(stacked, weights=None) -> merged`` over a
   stacked (K, P) matrix (average, fedavg, median, trimmed mean, Krum, Multi-Krum,
-  geometric median, norm clipping), each but NormClip also reachable by name;
-  numerical kernels in :mod:`datapredict.merge.robust`.
+  geometric median, norm clipping), each but NormClip also reachable by name; the rules
+  live by family in :mod:`~datapredict.merge.mean_rules`,
+  :mod:`~datapredict.merge.order_rules` and :mod:`~datapredict.merge.distance_rules`,
+  their numerical kernels in :mod:`~datapredict.merge.order_statistics` and
+  :mod:`~datapredict.merge.distances`.
+- :mod:`datapredict.merge.clipping`: :func:`clip_rows`, the pure norm-clipping step.
 - :mod:`datapredict.merge.server_optimizers`: ``init`` / ``update`` pairs applied to the
   merged vector (replace, FedAvgM, FedAdagrad, FedAdam, FedYogi).
 - :mod:`datapredict.merge.staleness`: weights for asynchronous pushes.
+- :mod:`datapredict.merge.registry`: the one helper that resolves names and instances
+  for the three kinds above.
 """
 
 from datapredict.merge.clipping import clip_rows
+from datapredict.merge.registry import Registry
 from datapredict.merge.rules import (
     MERGE_RULES,
     Average,
@@ -63,6 +70,7 @@ __all__ = [
     "MultiKrum",
     "NormClip",
     "Polynomial",
+    "Registry",
     "Replace",
     "ServerOptimizer",
     "StalenessWeight",

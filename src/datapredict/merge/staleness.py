@@ -11,7 +11,7 @@ gives 1.
   pushes and divides by K, with ``weight(s) = 1 / sqrt(1 + s)``: ``Polynomial(a=0.5)``.
 
 Each weight is a callable ``weight(staleness)``: a Python or numpy integer gives a
-float, an integer array gives a float64 array of the same shape.
+float, a non-empty integer array gives a float64 array of the same shape.
 
 References
 ----------
@@ -37,8 +37,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from datapredict._validation import check_float, check_int, option_error
+from datapredict._validation import check_float, check_int
 from datapredict.errors import DataTypeError, InvalidDataError
+from datapredict.merge.registry import Registry
 
 __all__ = [
     "STALENESS_WEIGHTS",
@@ -60,13 +61,25 @@ class StalenessWeight(Protocol):
 
 
 def _check_staleness(owner: str, staleness: Any) -> np.ndarray:
-    """Return ``staleness`` as an int64 array; raise unless it holds non-negative integers."""
+    """Return ``staleness`` as an int64 array; raise unless it holds non-negative integers.
+
+    Raises
+    ------
+    DataTypeError
+        Unless ``staleness`` is an integer or an integer ndarray.
+    InvalidDataError
+        For an empty array or a negative value.
+    """
     scalar = isinstance(staleness, numbers.Integral) and not isinstance(staleness, bool)
     array = np.asarray(staleness)
     if not scalar and (not isinstance(staleness, np.ndarray) or array.dtype.kind not in "iu"):
         raise DataTypeError(
             f"{owner}: staleness must be a non-negative integer or an integer array; "
             f"got {staleness!r}"
+        )
+    if array.size == 0:
+        raise InvalidDataError(
+            f"{owner}: staleness must hold at least one value; got shape {array.shape}"
         )
     if np.any(array < 0):
         raise InvalidDataError(
@@ -185,6 +198,14 @@ STALENESS_WEIGHTS: dict[str, type] = {
 }
 """Staleness weights by string name; each class is built with its default options."""
 
+_REGISTRY: Registry[StalenessWeight] = Registry(
+    option="staleness",
+    names=STALENESS_WEIGHTS,
+    instance="a callable weight(staleness) (e.g. Polynomial(a=0.5))",
+    is_instance=callable,
+    default=Constant,
+)
+
 
 def resolve_staleness(value: Any, *, owner: str = "datapredict") -> StalenessWeight:
     """Turn ``None``, a name or a callable into a staleness weight.
@@ -212,12 +233,4 @@ def resolve_staleness(value: Any, *, owner: str = "datapredict") -> StalenessWei
     >>> resolve_staleness("hinge")
     Hinge(a=10.0, b=4)
     """
-    if value is None:
-        return Constant()
-    if isinstance(value, str) and value.lower() in STALENESS_WEIGHTS:
-        return STALENESS_WEIGHTS[value.lower()]()
-    if not isinstance(value, str | type) and callable(value):
-        return value
-    names = ", ".join(map(repr, STALENESS_WEIGHTS))
-    expected = f"None, one of {names}, or a callable weight(staleness) (e.g. Polynomial(a=0.5))"
-    raise option_error(owner, "staleness", expected, value)
+    return _REGISTRY.resolve(value, owner=owner)
