@@ -118,7 +118,7 @@ def _role(pid: int, command: str, ours: set[int]) -> str:
         return "driver"
     if command.startswith("ray::"):
         name = command[5:].split()[0].split(".")[0] if command[5:].strip() else "worker"
-        return {"_ChildActor": "children", "DataWorker": "workers"}.get(name, name)
+        return {"ChildActor": "children", "DataWorker": "workers"}.get(name, name)
     return "Ray system"
 
 

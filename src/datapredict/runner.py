@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from datapredict.backends.base import ChildResult
-from datapredict.coordinators.core import PushStatus
+from datapredict.coordinators.outcome import PushStatus
 from datapredict.errors import ChildFailureError
 from datapredict.results import History, RoundWindow
 

@@ -15,7 +15,7 @@ from functools import partial
 import numpy as np
 import pytest
 
-from datapredict import LogisticRegression, train_distributed
+from datapredict import AsyncPolicy, LogisticRegression, train_distributed
 from datapredict.datasets import load_dataset, split, train_test_split
 from datapredict.errors import InvalidOptionError, MissingDependencyError
 
@@ -269,7 +269,7 @@ def test_async_max_staleness_drops_and_counts_on_ray(ray_local, digits, strategy
         strategy=strategy,
         mode="async",
         rounds=rounds,
-        max_staleness=0,
+        asynchrony=AsyncPolicy(max_staleness=0),
         backend="ray",
         random_state=0,
     )

@@ -13,10 +13,11 @@
 """
 
 from datapredict.coordinators.chain import AggregationChain
-from datapredict.coordinators.core import CoordinatorCore, PushOutcome, PushStats, PushStatus
+from datapredict.coordinators.core import CoordinatorCore
 from datapredict.coordinators.gradients import DistributedGradients
 from datapredict.coordinators.merger import ModelParametersMerger
 from datapredict.coordinators.model_parameters import DistributedModelParameters
+from datapredict.coordinators.outcome import PushOutcome, PushStats, PushStatus
 
 __all__ = [
     "AggregationChain",

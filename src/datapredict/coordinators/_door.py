@@ -1,12 +1,19 @@
-"""The coordinators' door: validate a parameter structure and turn it into a flat vector."""
+"""The coordinators' door: validate a push (its parameters, version, id and weight) and
+turn its parameters into a flat vector, once, before anything is queued or locked."""
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
-from datapredict.errors import DataTypeError, NonFiniteError, ParameterStructureError
+from datapredict.errors import (
+    DataTypeError,
+    InvalidOptionError,
+    NonFiniteError,
+    ParameterStructureError,
+)
 from datapredict.parameters import (
     _AMORTISED_BLAS,
     _ONE_THREAD_BLAS,
@@ -16,7 +23,17 @@ from datapredict.parameters import (
     is_finite_fast,
 )
 
-__all__ = ["check_finite_vector", "enter", "enter_flat", "new_main", "restore_vector", "to_vector"]
+__all__ = [
+    "check_finite_vector",
+    "check_push_id",
+    "check_version",
+    "check_weight",
+    "enter",
+    "enter_flat",
+    "new_main",
+    "restore_vector",
+    "to_vector",
+]
 
 
 def check_finite_vector(vector: np.ndarray, name: str) -> None:
@@ -114,3 +131,49 @@ def new_main(params: ModelParameters, name: str) -> tuple[Layout, np.ndarray]:
             f"{name} must hold at least one value; got {layout.describe()} (empty)"
         )
     return layout, layout.flatten(params, name)
+
+
+def check_version(owner: str, version: Any, current: int) -> int | None:
+    """Validate a push's ``version``: an int in [0, ``current``], or None."""
+    if version is None:
+        return None
+    if isinstance(version, bool) or not isinstance(version, int | np.integer):
+        raise InvalidOptionError(f"{owner}: version must be an int >= 0 or None; got {version!r}")
+    if not 0 <= version <= current:
+        raise InvalidOptionError(
+            f"{owner}: version must be in [0, {current}] (the current version); got {version}"
+        )
+    return int(version)
+
+
+def check_push_id(owner: str, push_id: Any) -> tuple[Any, int] | None:
+    """Validate a ``(child_id, seq)`` push id: a hashable id and an int seq >= 0."""
+    if push_id is None:
+        return None
+    ok = isinstance(push_id, tuple) and len(push_id) == 2
+    if ok:
+        child, seq = push_id
+        ok = isinstance(seq, int | np.integer) and not isinstance(seq, bool) and seq >= 0
+        try:
+            hash(child)
+        except TypeError:
+            ok = False
+    if not ok:
+        raise InvalidOptionError(
+            f"{owner}: push_id must be a (child_id, seq) tuple with a hashable "
+            f"child_id and an int seq >= 0; got {push_id!r}"
+        )
+    return push_id[0], int(push_id[1])
+
+
+def check_weight(owner: str, weight: Any) -> float | None:
+    """Validate a push's ``weight``: a finite real number >= 0, or None."""
+    if weight is None:
+        return None
+    ok = isinstance(weight, int | float | np.integer | np.floating)
+    if not ok or isinstance(weight, bool) or not (np.isfinite(weight) and weight >= 0):
+        raise InvalidOptionError(
+            f"{owner}: weight must be a finite number >= 0 (e.g. the child's "
+            f"sample count) or None; got {weight!r}"
+        )
+    return float(weight)

@@ -8,9 +8,23 @@ push is accepted, and merged in place: the stacked matrix is never rebuilt.
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import numpy as np
 
-__all__ = ["ChildSlots", "PendingRows", "collapse_weights"]
+__all__ = ["ChildSlots", "PendingRows", "Push", "collapse_weights", "update_rows"]
+
+
+class Push(NamedTuple):
+    """One validated push on its way into the core (see ``CoordinatorCore.push``)."""
+
+    vector: np.ndarray
+    bounded: bool  # every |value| < 2**511: adding it to finite values stays finite
+    version: int | None
+    push_id: tuple[Any, int] | None
+    weight: float | None
+    slot: int | None
+    generation: int
 
 
 def _grown(rows: np.ndarray, needed: int) -> np.ndarray:
@@ -139,3 +153,28 @@ class ChildSlots:
 def collapse_weights(weights: list[float | None]) -> list | None:
     """``weights``, or None when no row has a weight."""
     return None if all(w is None for w in weights) else weights
+
+
+def update_rows(
+    pending: PendingRows, slots: ChildSlots, chain: Any, item: Push | None, lag: int
+) -> tuple[np.ndarray, list | None]:
+    """The (K, P) rows of the next update and their weights: children's candidates first
+    (merging coordinator), then the collected pushes, then ``item`` (scaled by ``chain``
+    like the collected ones were)."""
+    if item is None or item.slot is not None:
+        rows, weights = pending.view()
+    elif pending.count == 0 and not slots.count:  # one push: no copy unless scaled
+        rows = chain.scale(item.vector[None, :], np.array([lag]), owned=False)
+        return rows, collapse_weights([item.weight])
+    else:
+        rows, weights = pending.view_with(item.vector, item.weight)
+        if chain.scales_rows:
+            chain.scale(rows[-1], lag, owned=True)
+    if (item is not None and item.slot is not None) or slots.count:
+        slot = None if item is None else item.slot
+        vector = None if item is None else item.vector
+        weight = None if item is None else item.weight
+        slot_rows, slot_weights = slots.stack_with(slot, vector, weight)
+        weights = collapse_weights(slot_weights + (weights or [None] * len(rows)))
+        rows = np.concatenate([slot_rows, rows]) if len(rows) else slot_rows
+    return rows, weights

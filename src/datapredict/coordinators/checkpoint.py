@@ -266,15 +266,23 @@ def _check_entries(
     arrays: dict[str, Any], where: str, optimizer_template: Any, main_template: Any
 ) -> None:
     """Raise CheckpointError unless ``arrays`` is a state :func:`_to_state` can rebuild."""
-
-    def refuse(name: str, expected: str) -> CheckpointError:
-        return CheckpointError(
-            f"{where}: entry {name!r} must be {expected}; got {_describe(arrays[name])}"
-        )
-
     missing = [name for name in _REQUIRED if name not in arrays]
     if missing:
         raise CheckpointError(f"{where}: missing entries {missing}; it has {sorted(arrays)}")
+    _check_integers(arrays, where)
+    _check_main(arrays, where, main_template)
+    _check_last_seq(arrays, where)
+    _check_optimizer(arrays, where, optimizer_template)
+
+
+def _refuse(arrays: dict[str, Any], where: str, name: str, expected: str) -> CheckpointError:
+    return CheckpointError(
+        f"{where}: entry {name!r} must be {expected}; got {_describe(arrays[name])}"
+    )
+
+
+def _check_integers(arrays: dict[str, Any], where: str) -> None:
+    """Every entry but the main vector, the push ids and the optimizer's is an int."""
     for name, value in arrays.items():
         if name.startswith(_OPTIMIZER) or name in _LAST_SEQ or name == "main":
             continue
@@ -284,8 +292,10 @@ def _check_entries(
                 f"{list(_LAST_SEQ)} and 'optimizer.<field>', every entry is an integer"
             )
         if name in _NON_NEGATIVE and value < 0:
-            raise refuse(name, "an integer >= 0")
+            raise _refuse(arrays, where, name, "an integer >= 0")
 
+
+def _check_main(arrays: dict[str, Any], where: str, main_template: Any) -> None:
     main = arrays["main"]
     if main_template is not None:
         template = np.asarray(main_template)
@@ -294,33 +304,40 @@ def _check_entries(
             and main.shape == template.shape
             and main.dtype == template.dtype
         ):
-            raise refuse("main", f"a {template.dtype} array of shape {template.shape}")
+            raise _refuse(
+                arrays, where, "main", f"a {template.dtype} array of shape {template.shape}"
+            )
     elif not (
         isinstance(main, np.ndarray)
         and main.ndim == 1
         and main.size
         and main.dtype in (np.float32, np.float64)
     ):
-        raise refuse("main", "a non-empty 1-D float32 or float64 array")
+        raise _refuse(arrays, where, "main", "a non-empty 1-D float32 or float64 array")
     _check_finite(main, "main", where)
 
+
+def _check_last_seq(arrays: dict[str, Any], where: str) -> None:
     present = [name in arrays for name in _LAST_SEQ]
     if any(present) and not all(present):
         raise CheckpointError(f"{where}: has only one of the entries {list(_LAST_SEQ)}")
-    if all(present):
-        children, seqs = (arrays[name] for name in _LAST_SEQ)
-        for name, value in zip(_LAST_SEQ, (children, seqs), strict=True):
-            if not (isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype.kind in "iu"):
-                raise refuse(name, "a 1-D integer array")
-        if children.shape != seqs.shape or len(set(children.tolist())) != children.size:
-            raise CheckpointError(
-                f"{where}: entries {list(_LAST_SEQ)} must be equally long, one per distinct "
-                f"child; got {children.size} children ({len(set(children.tolist()))} "
-                f"distinct) and {seqs.size} sequence numbers"
-            )
-        if seqs.size and seqs.min() < 0:
-            raise refuse(_LAST_SEQ[1], "sequence numbers >= 0")
+    if not all(present):
+        return
+    children, seqs = (arrays[name] for name in _LAST_SEQ)
+    for name, value in zip(_LAST_SEQ, (children, seqs), strict=True):
+        if not (isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype.kind in "iu"):
+            raise _refuse(arrays, where, name, "a 1-D integer array")
+    if children.shape != seqs.shape or len(set(children.tolist())) != children.size:
+        raise CheckpointError(
+            f"{where}: entries {list(_LAST_SEQ)} must be equally long, one per distinct "
+            f"child; got {children.size} children ({len(set(children.tolist()))} "
+            f"distinct) and {seqs.size} sequence numbers"
+        )
+    if seqs.size and seqs.min() < 0:
+        raise _refuse(arrays, where, _LAST_SEQ[1], "sequence numbers >= 0")
 
+
+def _check_optimizer(arrays: dict[str, Any], where: str, optimizer_template: Any) -> None:
     fields = {name[len(_OPTIMIZER) :]: name for name in arrays if name.startswith(_OPTIMIZER)}
     if optimizer_template is None:
         expected = {field: None for field in fields}
@@ -335,11 +352,11 @@ def _check_entries(
         name, value = fields[field], arrays[fields[field]]
         if _is_int(value if template is None else np.asarray(template)):
             if not _is_int(value) or value < 0:
-                raise refuse(name, "an integer >= 0")
+                raise _refuse(arrays, where, name, "an integer >= 0")
             continue
         if template is None:
             if not (isinstance(value, np.ndarray) and value.dtype.kind == "f"):
-                raise refuse(name, "an integer or a float array")
+                raise _refuse(arrays, where, name, "an integer or a float array")
         else:
             template = np.asarray(template)
             if not (
@@ -347,7 +364,8 @@ def _check_entries(
                 and value.shape == template.shape
                 and value.dtype == template.dtype
             ):
-                raise refuse(name, f"a {template.dtype} array of shape {template.shape}")
+                shape = f"a {template.dtype} array of shape {template.shape}"
+                raise _refuse(arrays, where, name, shape)
         _check_finite(value, name, where)
 
 

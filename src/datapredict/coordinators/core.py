@@ -16,68 +16,23 @@ refused with the error.
 
 from __future__ import annotations
 
-import enum
 import math
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from datapredict.coordinators._door import check_finite_vector, restore_vector
-from datapredict.coordinators._pending import ChildSlots, PendingRows, collapse_weights
+from datapredict.coordinators._pending import ChildSlots, PendingRows, Push, update_rows
 from datapredict.coordinators._worker import BackgroundWorker
 from datapredict.coordinators.chain import AggregationChain, apply_step_in_place
-from datapredict.errors import InvalidOptionError, NonFiniteError, NotInitializedError
+from datapredict.coordinators.outcome import PushOutcome, PushStats, PushStatus
+from datapredict.errors import NonFiniteError, NotInitializedError
 from datapredict.parameters import Layout, read_only_view
 
 __all__ = ["CoordinatorCore", "PushOutcome", "PushStats", "PushStatus"]
-
-
-class PushStatus(enum.Enum):
-    """What happened to one push."""
-
-    APPLIED = "applied"  # it completed an update: the main parameters changed
-    BUFFERED = "buffered"  # kept for a later combined update (a sync round, a buffer)
-    QUEUED = "queued"  # accepted for the background worker; its fate comes later
-    DROPPED_STALE = "dropped_stale"  # computed from parameters too many updates old
-    DUPLICATE = "duplicate"  # its (child_id, seq) was seen already
-
-
-class PushOutcome(NamedTuple):
-    """A push's :class:`PushStatus` and the coordinator's version after it."""
-
-    status: PushStatus
-    version: int
-
-    @property
-    def dropped(self) -> bool:
-        """Whether the push was left out (too stale, or a duplicate)."""
-        return self.status in (PushStatus.DROPPED_STALE, PushStatus.DUPLICATE)
-
-
-@dataclass
-class PushStats:
-    """Counters of a coordinator: what was applied, dropped, and how stale pushes were."""
-
-    version: int = 0
-    received: int = 0
-    applied: int = 0
-    dropped_stale: int = 0
-    duplicates: int = 0
-    staleness: Counter = field(default_factory=Counter)
-
-
-class _Push(NamedTuple):
-    vector: np.ndarray
-    bounded: bool  # every |value| < 2**511: adding it to finite values stays finite
-    version: int | None
-    push_id: tuple[Any, int] | None
-    weight: float | None
-    slot: int | None
-    generation: int
 
 
 class CoordinatorCore:
@@ -225,53 +180,6 @@ class CoordinatorCore:
         return self.pending.count + self.slots.updates
 
     # ----------------------------------------------------------------- pushes
-    def check_version(self, version: Any) -> int | None:
-        """Validate a push's ``version``: an int in [0, current version], or None."""
-        if version is None:
-            return None
-        if isinstance(version, bool) or not isinstance(version, int | np.integer):
-            raise InvalidOptionError(
-                f"{self.owner}: version must be an int >= 0 or None; got {version!r}"
-            )
-        current = self.stats_.version
-        if not 0 <= version <= current:
-            raise InvalidOptionError(
-                f"{self.owner}: version must be in [0, {current}] (the current version); "
-                f"got {version}"
-            )
-        return int(version)
-
-    def check_push_id(self, push_id: Any) -> tuple[Any, int] | None:
-        """Validate a ``(child_id, seq)`` push id: a hashable id and an int seq >= 0."""
-        if push_id is None:
-            return None
-        ok = isinstance(push_id, tuple) and len(push_id) == 2
-        if ok:
-            child, seq = push_id
-            ok = isinstance(seq, int | np.integer) and not isinstance(seq, bool) and seq >= 0
-            try:
-                hash(child)
-            except TypeError:
-                ok = False
-        if not ok:
-            raise InvalidOptionError(
-                f"{self.owner}: push_id must be a (child_id, seq) tuple with a hashable "
-                f"child_id and an int seq >= 0; got {push_id!r}"
-            )
-        return push_id[0], int(push_id[1])
-
-    def check_weight(self, weight: Any) -> float | None:
-        """Validate a push's ``weight``: a finite real number >= 0, or None."""
-        if weight is None:
-            return None
-        ok = isinstance(weight, int | float | np.integer | np.floating)
-        if not ok or isinstance(weight, bool) or not (np.isfinite(weight) and weight >= 0):
-            raise InvalidOptionError(
-                f"{self.owner}: weight must be a finite number >= 0 (e.g. the child's "
-                f"sample count) or None; got {weight!r}"
-            )
-        return float(weight)
-
     def push(
         self,
         vector: np.ndarray,
@@ -320,7 +228,7 @@ class CoordinatorCore:
         running = self.worker.running
         if running and not owned:
             vector = vector.copy()
-        item = _Push(vector, bounded, version, push_id, weight, slot, generation)
+        item = Push(vector, bounded, version, push_id, weight, slot, generation)
         if running and self.worker.submit_if_running(item):
             return PushOutcome(PushStatus.QUEUED, self.stats_.version)
         return self._receive(item)
@@ -347,7 +255,7 @@ class CoordinatorCore:
         self.pending.clear()
         self.slots.updates = 0
 
-    def _receive(self, item: _Push) -> PushOutcome:
+    def _receive(self, item: Push) -> PushOutcome:
         """Account for one validated push and apply what is due (holds the lock)."""
         self.lock.acquire()  # acquire/release: ~0.1 µs cheaper than ``with`` per push
         try:
@@ -385,7 +293,7 @@ class CoordinatorCore:
         if push_id is not None:
             self.last_seq[push_id[0]] = push_id[1]
 
-    def _collect(self, item: _Push, lag: int) -> PushOutcome:
+    def _collect(self, item: Push, lag: int) -> PushOutcome:
         """Keep a push for the next combined update; apply it when one is due."""
         due = self.pending_count + 1 >= self.pushes_per_update
         if due:
@@ -408,9 +316,9 @@ class CoordinatorCore:
             self.slots.put(item.slot, item.vector, item.weight, item.generation)
         return PushOutcome(PushStatus.BUFFERED, self.stats_.version)
 
-    def _update(self, item: _Push | None, lag: int = 0) -> None:
+    def _update(self, item: Push | None, lag: int = 0) -> None:
         """Combine what is collected (and ``item``), apply it, or raise changing nothing."""
-        rows, weights = self._rows(item, lag)
+        rows, weights = update_rows(self.pending, self.slots, self.chain, item, lag)
         merged = self.chain.merge(rows, weights)
         main = self.main
         if self.sign is not None and self.chain.replaces:
@@ -433,28 +341,6 @@ class CoordinatorCore:
             return
         new_main, state = self.chain.update(target, self.optimizer_state, main)
         self._commit(np.asarray(new_main, dtype=self.layout.dtype), state)
-
-    def _rows(self, item: _Push | None, lag: int) -> tuple[np.ndarray, list | None]:
-        """The (K, P) rows of the next update and their weights: children's candidates
-        first (merging coordinator), then the collected pushes, then ``item``."""
-        pending = self.pending
-        if item is None or item.slot is not None:
-            rows, weights = pending.view()
-        elif pending.count == 0 and not self.slots.count:  # one push: no copy unless scaled
-            rows = self.chain.scale(item.vector[None, :], np.array([lag]), owned=False)
-            return rows, collapse_weights([item.weight])
-        else:
-            rows, weights = pending.view_with(item.vector, item.weight)
-            if self.chain.scales_rows:
-                self.chain.scale(rows[-1], lag, owned=True)
-        if (item is not None and item.slot is not None) or self.slots.count:
-            slot = None if item is None else item.slot
-            vector = None if item is None else item.vector
-            weight = None if item is None else item.weight
-            slot_rows, slot_weights = self.slots.stack_with(slot, vector, weight)
-            weights = collapse_weights(slot_weights + (weights or [None] * len(rows)))
-            rows = np.concatenate([slot_rows, rows]) if len(rows) else slot_rows
-        return rows, weights
 
     def _commit(self, new_main: np.ndarray, state: Any, *, checked: bool = False) -> None:
         """Adopt ``new_main`` if it is finite (``checked``: known to be); otherwise raise

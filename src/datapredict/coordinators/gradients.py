@@ -21,9 +21,10 @@ from __future__ import annotations
 from typing import Any
 
 from datapredict._validation import check_choice, check_float, check_int
-from datapredict.coordinators._door import enter, new_main
+from datapredict.coordinators._door import check_push_id, check_version, enter, new_main
 from datapredict.coordinators.chain import AggregationChain
-from datapredict.coordinators.core import CoordinatorCore, PushOutcome, PushStats
+from datapredict.coordinators.core import CoordinatorCore
+from datapredict.coordinators.outcome import PushOutcome, PushStats
 from datapredict.errors import InvalidOptionError, NotInitializedError
 from datapredict.merge.rules import Average, resolve_rule
 from datapredict.merge.server_optimizers import resolve_server_optimizer
@@ -260,8 +261,8 @@ class DistributedGradients:
             )
         running = core.worker.running
         vector, bounded = enter(layout, gradients, "gradients", copy=running)
-        version = core.check_version(version)
-        push_id = core.check_push_id(push_id)
+        version = check_version("add_gradients", version, core.version)
+        push_id = check_push_id("add_gradients", push_id)
         return core.push(vector, version=version, push_id=push_id, owned=running, bounded=bounded)
 
     def apply_pending(self) -> bool:

@@ -23,7 +23,8 @@ import numpy as np
 from datapredict.backends.base import ChildResult
 from datapredict.coordinators._door import enter_flat, new_main
 from datapredict.coordinators.checkpointer import Checkpointer
-from datapredict.coordinators.core import CoordinatorCore, PushOutcome
+from datapredict.coordinators.core import CoordinatorCore
+from datapredict.coordinators.outcome import PushOutcome
 from datapredict.parameters import Layout
 
 __all__ = ["LocalCoordinator"]

@@ -26,10 +26,11 @@ from typing import Any
 import numpy as np
 
 from datapredict._validation import check_int
-from datapredict.coordinators._door import enter, new_main
+from datapredict.coordinators._door import check_weight, enter, new_main
 from datapredict.coordinators.chain import AggregationChain
-from datapredict.coordinators.core import CoordinatorCore, PushOutcome
+from datapredict.coordinators.core import CoordinatorCore
 from datapredict.coordinators.merger import ModelParametersMerger
+from datapredict.coordinators.outcome import PushOutcome
 from datapredict.errors import (
     InvalidOptionError,
     ModelIndexError,
@@ -308,7 +309,7 @@ class DistributedModelParameters:
         parameters are set. Returns what happened to the push.
         """
         core = self._core
-        weight = core.check_weight(weight)
+        weight = check_weight("add_model_parameters", weight)
         if weight is None and self._merger.uses_sample_counts:
             raise InvalidOptionError(
                 f"add_model_parameters: merge type {self._merger.merge_type!r} weights pushes "

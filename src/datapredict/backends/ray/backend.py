@@ -34,153 +34,33 @@ With ``max_restarts`` > 0, Ray (2.60) logs once per process that the actor "has
 constructor arguments in the object store and max_restarts > 0" (ray-project/ray#53727):
 harmless here, since this backend holds the spec's reference until :meth:`close`.
 
-Clusters: ``address="auto"`` joins the cluster of this machine (``ray start --head``),
-``address="HOST:PORT"`` a cluster's head, ``address="ray://HOST:10001"`` goes through
-Ray Client (``ray[client]``). Every node needs datapredict and the same Ray and Python
-versions, or ``runtime_env={"py_modules": [...]}`` to ship it.
+Clusters and the options of each: see :class:`RayBackend` and ``docs/ARCHITECTURE.md``.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
-import socket
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
 from datapredict._validation import check_float, check_int, option_error
-from datapredict.backends.base import ChildResult, ChildSpec, ChildWorker
-from datapredict.backends.inline import run_safely
+from datapredict.backends.base import ChildResult, ChildSpec
 from datapredict.backends.ray._common import remote_class, short_error
+from datapredict.backends.ray.actor import ChildActor
+from datapredict.backends.ray.cluster import check_address, connect, even_share, import_ray
 from datapredict.backends.ray.coordinator import RayCoordinator
 from datapredict.coordinators.checkpointer import Checkpointer
 from datapredict.coordinators.stream import Arrival
-from datapredict.errors import ChildFailureError, InvalidOptionError, MissingDependencyError
+from datapredict.errors import ChildFailureError
 from datapredict.parameters import Layout
 
 __all__ = ["RayBackend"]
 
 logger = logging.getLogger("datapredict")
 _OWNER = "RayBackend"
-_INSTALL = "pip install 'datapredict[ray]'"
-
-
-def _import_ray():
-    try:
-        import ray
-    except ImportError as error:
-        raise MissingDependencyError(
-            f"backend='ray' needs the Ray library, which is not installed: {_INSTALL}"
-        ) from error
-    return ray
-
-
-class _ChildActor:
-    """The body of a child's Ray actor (``ray.remote`` is applied lazily)."""
-
-    def __init__(self, boxed_spec: list[Any], layout: Layout) -> None:
-        # The spec's reference comes boxed in a list so that Ray does not resolve it as a
-        # constructor argument: the driver owns and pins it, and every (re)start reads it
-        # here (zero-copy for the shard's arrays).
-        import ray
-
-        self._worker = ChildWorker(ray.get(boxed_spec[0]))
-        self._layout = layout
-
-    def work(self, main: np.ndarray, version: int) -> tuple[ChildResult, Any]:
-        """One unit of work from ``main`` (resolved from the object store, read-only).
-
-        Returns the result's metadata and its flat payload as two objects, so the payload
-        goes from this actor to the coordinator's through the object store without
-        passing through the driver.
-        """
-        result = run_safely(self._worker, main, version, self._layout)
-        payload, result.payload = result.payload, None
-        return result, payload
-
-    def run(self, coordinator: Any) -> int:
-        """Async work without the driver: train, push to ``coordinator``, repeat.
-
-        Each reply of the coordinator's actor carries the new main parameters and
-        whether another unit of work is left for this child (see
-        :class:`~datapredict.coordinators.host.AsyncStream`). Returns the number of
-        pushes. If Ray restarts this actor it retries the call, and the child goes on
-        from what the coordinator's accounting says it holds.
-        """
-        import ray
-
-        index = self._worker.index
-        go_on, seq, version, main = ray.get(coordinator.join.remote(index))
-        pushes = 0
-        while go_on:
-            result = run_safely(self._worker, main, version, self._layout)
-            payload, result.payload = result.payload, None
-            go_on, version, main = ray.get(coordinator.push_stream.remote(result, payload, seq))
-            seq += 1
-            pushes += 1
-        return pushes
-
-    def ping(self) -> int:
-        """The child's index, once its constructor has run."""
-        return self._worker.index
-
-    def node_id(self) -> str:
-        """The id of the Ray node this actor runs on."""
-        import ray
-
-        return ray.get_runtime_context().get_node_id()
-
-    def info(self) -> dict[str, Any]:
-        """Where and what this actor is: child index, node id, pid, restarted or not."""
-        import ray
-
-        context = ray.get_runtime_context()
-        return {
-            "child": self._worker.index,
-            "node_id": context.get_node_id(),
-            "pid": os.getpid(),
-            "restarted": bool(context.was_current_actor_reconstructed),
-        }
-
-
-def _even_share(total_cpus: float, n_children: int) -> float:
-    """CPUs per child so that every child fits: an even share, at most 1, at least 0.01."""
-    return max(0.01, min(1.0, math.floor(100 * total_cpus / n_children) / 100))
-
-
-def _split_address(address: str) -> tuple[str, int] | None:
-    """``(host, port)`` of a ``"HOST:PORT"`` or ``"ray://HOST:PORT"`` address, else None."""
-    rest = address.removeprefix("ray://")
-    host, sep, port = rest.rpartition(":")
-    host = host.strip("[]")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        return None
-    if any(c.isspace() or c in "/@" for c in host):
-        return None
-    return host, int(port)
-
-
-def _check_address(address: Any) -> str | None:
-    if address is None:
-        return None
-    if isinstance(address, str) and address in ("auto", "local"):
-        return address
-    if (
-        isinstance(address, str)
-        and (address.startswith("ray://") or "://" not in address)
-        and _split_address(address) is not None
-    ):
-        return address
-    raise option_error(
-        _OWNER,
-        "address",
-        "None (start or reuse a local Ray instance), 'auto', 'local', 'HOST:PORT' or "
-        "'ray://HOST:PORT'",
-        address,
-    )
 
 
 class RayBackend:
@@ -271,8 +151,8 @@ class RayBackend:
         start_timeout: float = 120.0,
         connect_timeout: float = 10.0,
     ) -> None:
-        self._ray = _import_ray()
-        self.address = _check_address(address)
+        self._ray = import_ray()
+        self.address = check_address(address)
         self.num_cpus = (
             None if num_cpus is None else check_float(_OWNER, "num_cpus", num_cpus, low=0)
         )
@@ -340,42 +220,8 @@ class RayBackend:
         :meth:`start` does this itself; calling it first lets several jobs share one
         instance (``RayBackend()`` reuses a connected instance), as the demo does.
         """
-        ray = self._ray
-        address = self.address
-        if ray.is_initialized():
-            if address in (None, "auto"):
-                return
-            current = ray.get_runtime_context().gcs_address
-            if address == current:
-                return
-            raise InvalidOptionError(
-                f"RayBackend: cannot join the Ray cluster at {address!r}: this process is "
-                f"already connected to the one at {current!r}; call ray.shutdown() first, or "
-                "pass address=None to use the current one"
-            )
-        if address is not None and address not in ("auto", "local"):
-            self._check_reachable(address)
-        try:
-            ray.init(address=address, **self.init_options)
-        except (ConnectionError, ValueError, RuntimeError, TimeoutError) as error:
-            where = "a new local Ray instance" if address in (None, "local") else repr(address)
-            raise InvalidOptionError(
-                f"RayBackend: could not connect to {where} (address={address!r}): "
-                f"{short_error(error)}"
-            ) from error
-        self._owns_ray = True
-
-    def _check_reachable(self, address: str) -> None:
-        host, port = _split_address(address)
-        try:
-            with socket.create_connection((host, port), timeout=self.connect_timeout):
-                pass
-        except OSError as error:
-            raise InvalidOptionError(
-                f"RayBackend: no Ray cluster reachable at address={address!r}: connecting to "
-                f"{host}:{port} failed within {self.connect_timeout:g} s ({short_error(error)}). "
-                "Check the head node's address and port (`ray start --head` prints them)"
-            ) from error
+        if connect(self._ray, self.address, self.init_options, self.connect_timeout):
+            self._owns_ray = True
 
     # ----------------------------------------------------------------- backend
     def start(self, specs: list[ChildSpec], layout: Layout) -> None:
@@ -401,7 +247,7 @@ class RayBackend:
     def _create(self, specs: list[ChildSpec], layout: Layout) -> None:
         ray = self._ray
         if self.num_cpus is None:
-            self.num_cpus = _even_share(ray.cluster_resources().get("CPU", 1.0), len(specs))
+            self.num_cpus = even_share(ray.cluster_resources().get("CPU", 1.0), len(specs))
         options: dict[str, Any] = {
             "num_cpus": self.num_cpus,
             "num_gpus": self.num_gpus,
@@ -414,7 +260,7 @@ class RayBackend:
             options["scheduling_strategy"] = self.scheduling_strategy
         if self.runtime_env:
             options["runtime_env"] = self.runtime_env
-        actor_class = remote_class(ray, _ChildActor).options(**options)
+        actor_class = remote_class(ray, ChildActor).options(**options)
         self._spec_refs = [ray.put(spec) for spec in specs]
         self._actors = [actor_class.remote([ref], layout) for ref in self._spec_refs]
         self._in_flight = {}
@@ -498,7 +344,7 @@ class RayBackend:
     ) -> Iterator[tuple[list[Arrival], list[ChildResult]]]:
         """Run an async job with children pushing straight to the coordinator's actor.
 
-        Each child's actor loops in :meth:`_ChildActor.run` until the coordinator has
+        Each child's actor loops in :meth:`ChildActor.run` until the coordinator has
         handed out ``budget`` units of work; one actor call per push, and no array
         passes through the driver. Every ``poll_interval`` seconds (or when a child's
         loop ends) yields what the coordinator received since the last time, and the

@@ -20,8 +20,8 @@ import numpy as np
 
 from datapredict.backends.ray._common import remote_class, short_error
 from datapredict.coordinators.checkpointer import Checkpointer
-from datapredict.coordinators.core import PushStatus
 from datapredict.coordinators.host import LocalCoordinator
+from datapredict.coordinators.outcome import PushStatus
 from datapredict.coordinators.stream import Arrival, AsyncStream
 from datapredict.errors import ChildFailureError
 
