@@ -275,8 +275,9 @@ class Layout:
             Where to write; a new vector is allocated when omitted. Nothing is written
             unless ``params`` passes the check.
         copy : bool, default=True
-            ``False`` returns a flat view of ``params`` instead of a copy when it is a
-            single C-contiguous array of ``self.dtype`` (and ``out`` is not given); other
+            ``False`` returns a flat view of ``params`` (``params`` itself when it is
+            already a contiguous vector) instead of a copy when it is a single
+            C-contiguous array of ``self.dtype`` (and ``out`` is not given); other
             structures are always copied.
 
         Returns
@@ -291,9 +292,11 @@ class Layout:
             and type(params) is np.ndarray
             and params.shape == self.shapes[0]
             and params.dtype == self.dtype
-            and params.flags.c_contiguous
-        ):
-            return params.reshape(-1)  # a view; what check() would accept, checked faster
+        ):  # what check() would accept, checked faster
+            if params.ndim == 1 and params.strides[0] == params.itemsize:
+                return params  # already one contiguous vector (no view to build)
+            if params.flags.c_contiguous:
+                return params.reshape(-1)  # a view
         if out is not None:
             self._check_out(out)
         arrays = self.check(params, name)

@@ -146,6 +146,7 @@ class DistributedGradients:
             max_queued=max_queued,
             when_full=when_full,
         )
+        self._worker = self._core.worker  # read on every push
 
     # ---------------------------------------------------------------- options
     def set_parameters(
@@ -259,11 +260,15 @@ class DistributedGradients:
                 "add_gradients: gradients is None; the child has no saved step: call "
                 "set_are_gradients_saved(True) and train the model first"
             )
-        running = core.worker.running
+        running = self._worker.running
         vector, bounded = enter(layout, gradients, "gradients", copy=running)
-        version = check_version("add_gradients", version, core.version)
-        push_id = check_push_id("add_gradients", push_id)
-        return core.push(vector, version=version, push_id=push_id, owned=running, bounded=bounded)
+        if version is not None:
+            version = check_version("add_gradients", version, core.version)
+        if push_id is not None:
+            push_id = check_push_id("add_gradients", push_id)
+        if running:
+            return core.push(vector, version=version, push_id=push_id, owned=True)
+        return core.receive((vector, bounded, version, push_id, None, None, 0))  # a Push
 
     def apply_pending(self) -> bool:
         """Combine and apply a partly collected sync round or FedBuff buffer now (e.g.
