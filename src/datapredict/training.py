@@ -18,14 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from datapredict._validation import check_choice, check_int, option_error
+from datapredict._validation import check_choice, check_features, check_int, option_error
 from datapredict.backends.base import ChildSpec
 from datapredict.backends.coordinator import Checkpointer, LocalCoordinator
 from datapredict.distributed.gradients import DistributedGradients
 from datapredict.distributed.merger import ModelParametersMerger
 from datapredict.distributed.model_parameters import DistributedModelParameters
 from datapredict.errors import InvalidDataError, NotInitializedError
-from datapredict.models.base import check_features
 from datapredict.parameters import Layout
 from datapredict.runner import History, RoundRecord, Runner
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone, is_classifier, is_regressor
 from sklearn.datasets import load_breast_cancer
+from sklearn.exceptions import FitFailedWarning
 from sklearn.linear_model import LogisticRegression as ScikitLogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
@@ -81,13 +82,31 @@ def test_fit_on_bad_input_changes_nothing(name, data):
     np.testing.assert_array_equal(model.predict(X), MAKERS[name]().fit(X, y).predict(X))
 
 
-def test_set_params_validates_and_returns_the_model():
-    model = LogisticRegression()
+def test_set_params_stores_options_that_fit_validates(data):
+    model = LogisticRegression(max_iterations=5, random_state=0)
     assert model.set_params(learning_rate=0.5) is model
     assert model.get_params()["learning_rate"] == 0.5
-    with pytest.raises(errors.InvalidOptionError, match="learning_rate"):
-        model.set_params(learning_rate=-1.0)
-    assert model.get_params()["learning_rate"] == 0.5
+    model.fit(*data)
+    before = _flat(model.get_model_parameters())
+    assert model.set_params(learning_rate=-1.0) is model  # scikit-learn's rule: no error yet
+    assert model.get_params()["learning_rate"] == -1.0
+    with pytest.raises(errors.InvalidOptionError, match="'learning_rate' option") as info:
+        model.fit(*data)
+    assert "-1.0" in str(info.value)
+    np.testing.assert_array_equal(_flat(model.get_model_parameters()), before)
+    with pytest.raises(errors.InvalidOptionError, match="no option 'step_size'"):
+        model.set_params(step_size=0.1)  # an unknown name is refused at once
+
+
+def test_grid_search_scores_a_bad_option_as_nan_and_goes_on(data):
+    X, _ = data
+    y = X @ np.array([1.0, -2.0, 0.5]) + 0.3
+    grid = {"learning_rate": [-1.0, 0.3]}
+    search = GridSearchCV(LinearRegression(max_iterations=50, random_state=0), grid, cv=3)
+    with pytest.warns(FitFailedWarning):
+        search.fit(X, y)
+    assert np.isnan(search.cv_results_["mean_test_score"][0])
+    assert search.best_params_ == {"learning_rate": 0.3}
 
 
 def test_estimator_types():
