@@ -18,6 +18,8 @@ from typing import Any, Self
 import numpy as np
 
 from datapredict import errors
+from datapredict._validation import check_features, feature_names
+from datapredict.errors import InvalidDataError
 
 __all__ = ["ScikitLearnEstimator", "available_if"]
 
@@ -63,8 +65,9 @@ def available_if(check: Callable[[Any], bool]) -> Callable[[Callable], _Conditio
 class ScikitLearnEstimator:
     """scikit-learn's side of a model: ``fit``, learned attributes and tags.
 
-    The host class defines ``_train`` (``train``, returning the costs and the warning to
-    issue, if any), ``_forget`` (drop the parameters and what was
+    It also checks prediction input against what was learned (feature count and names).
+    The host class defines ``_check_options``, ``_train`` (``train``, returning the costs
+    and the warning to issue, if any), ``_forget`` (drop the parameters and what was
     learned with them), ``_flat`` (the parameters or ``None``), ``_n_features``,
     ``_feature_names`` and ``_is_classifier``.
     """
@@ -137,3 +140,36 @@ class ScikitLearnEstimator:
 
     def __sklearn_is_fitted__(self) -> bool:
         return self._flat is not None
+
+    def _check_predict_features(self, X: Any) -> np.ndarray:
+        """Validate ``X`` for prediction against the model's features and options."""
+        self._require_parameters("predict")
+        self._check_options()
+        names = feature_names(X)
+        X = check_features(X)
+        self._check_feature_count(X)
+        self._check_feature_names(names)
+        return X
+
+    def _check_feature_count(self, X: np.ndarray) -> None:
+        if self._n_features is not None and X.shape[1] != self._n_features:
+            raise InvalidDataError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self._n_features} features as input"
+            )
+
+    def _check_feature_names(self, names: np.ndarray | None) -> None:
+        known = self._feature_names
+        if known is None or names is None or np.array_equal(names, known):
+            return
+        raise InvalidDataError(
+            f"X has the columns {names.tolist()}; this {type(self).__name__} was trained "
+            f"on {known.tolist()}. The feature names should match those passed to fit"
+        )
+
+    def _require_parameters(self, what: str) -> None:
+        if self._flat is None:
+            raise errors.NotFittedError(
+                f"{what}: this {type(self).__name__} has no parameters yet; call fit(), "
+                "train() or set_model_parameters() first"
+            )

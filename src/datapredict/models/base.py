@@ -19,7 +19,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from datapredict import errors
 from datapredict._validation import (
     check_choice,
     check_features,
@@ -32,7 +31,8 @@ from datapredict._validation import (
     feature_names,
     option_error,
 )
-from datapredict.errors import InvalidDataError, NonFiniteError, NotInitializedError
+from datapredict.errors import NonFiniteError, NotInitializedError
+from datapredict.models._divergence import Snapshot, divergence_message
 from datapredict.models._options import ModelOptions, OptionCheck
 from datapredict.models._scratch import Scratch
 from datapredict.models._sklearn import ScikitLearnEstimator
@@ -269,7 +269,7 @@ class GradientModel(ModelOptions, ScikitLearnEstimator):
         deferred = self._defers_finite_check(X.shape[0])
         if not deferred:
             check_finite_features(X)
-        before = self._snapshot()
+        before = Snapshot.take(self)
         Y = self._prepare(X, y, names)
         with np.errstate(all="ignore"):  # a non-finite result is reported below
             costs = self._iterate(X, Y, deferred)
@@ -296,41 +296,13 @@ class GradientModel(ModelOptions, ScikitLearnEstimator):
             self._saved_step = step
         return costs
 
-    def _snapshot(self) -> tuple[dict[str, Any], np.ndarray | None, dict[str, Any]]:
-        """What :meth:`_restore` needs to undo a ``train`` call: the attributes (all
-        replaced, never changed in place, but for the parameters and the generator),
-        the parameters' values (in a reused buffer) and the generator's state."""
-        flat = None
-        if self._flat is not None:
-            flat = self._scratch("parameters before train", self._flat.shape)
-            np.copyto(flat, self._flat)
-        return dict(self.__dict__), flat, self._rng.bit_generator.state
-
-    def _restore(self, snapshot: tuple[dict[str, Any], np.ndarray | None, dict[str, Any]]) -> None:
-        attributes, flat, rng_state = snapshot
-        self.__dict__.clear()
-        self.__dict__.update(attributes)
-        if flat is not None:
-            np.copyto(self._flat, flat)  # the same array: the ``_params`` views stay valid
-        self._rng.bit_generator.state = rng_state
-
-    def _report_divergence(self, costs: np.ndarray, before: tuple) -> str:
-        """Raise :class:`NonFiniteError` after restoring ``before``, or return the warning
-        to issue (``on_nonfinite="warn"``)."""
-        owner = type(self).__name__
-        finite = np.isfinite(costs)
-        if finite.all():
-            where = "the parameters are NaN or infinite after the last step"
-        else:
-            first = int(np.argmin(finite))
-            where = f"the cost is {costs[first]} at iteration {first} of {costs.size}"
-        message = (
-            f"{owner}.train diverged: {where} (learning_rate={self._options['learning_rate']}). "
-            "Lower the learning rate or standardize the features"
-        )
+    def _report_divergence(self, costs: np.ndarray, before: Snapshot) -> str:
+        """Raise :class:`NonFiniteError` after restoring the model to ``before``, or return
+        the warning to issue (``on_nonfinite="warn"``)."""
+        message = divergence_message(type(self).__name__, costs, self._options["learning_rate"])
         if self._options["on_nonfinite"] == "warn":
             return f"{message}; the parameters are kept (on_nonfinite='warn')"
-        self._restore(before)
+        before.restore(self)
         raise NonFiniteError(
             f"{message}; the model is left as it was before this call (on_nonfinite='raise')"
         )
@@ -425,37 +397,3 @@ class GradientModel(ModelOptions, ScikitLearnEstimator):
         ``Y`` is the encoded target matrix of shape (n_samples, n_outputs).
         """
         raise NotImplementedError
-
-    # -------------------------------------------------------------- prediction
-    def _check_predict_features(self, X: Any) -> np.ndarray:
-        """Validate ``X`` for prediction against the model's features and options."""
-        self._require_parameters("predict")
-        self._check_options()
-        names = feature_names(X)
-        X = check_features(X)
-        self._check_feature_count(X)
-        self._check_feature_names(names)
-        return X
-
-    def _check_feature_count(self, X: np.ndarray) -> None:
-        if self._n_features is not None and X.shape[1] != self._n_features:
-            raise InvalidDataError(
-                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
-                f"{self._n_features} features as input"
-            )
-
-    def _check_feature_names(self, names: np.ndarray | None) -> None:
-        known = self._feature_names
-        if known is None or names is None or np.array_equal(names, known):
-            return
-        raise InvalidDataError(
-            f"X has the columns {names.tolist()}; this {type(self).__name__} was trained "
-            f"on {known.tolist()}. The feature names should match those passed to fit"
-        )
-
-    def _require_parameters(self, what: str) -> None:
-        if self._flat is None:
-            raise errors.NotFittedError(
-                f"{what}: this {type(self).__name__} has no parameters yet; call fit(), "
-                "train() or set_model_parameters() first"
-            )
