@@ -259,6 +259,34 @@ def test_untrained_model_rejects_unusable_parameters(case, data, bad, assert_rej
     )  # fmt: skip
 
 
+def test_parameters_with_an_empty_matrix_are_refused(case, data, assert_rejected_unchanged):
+    source = make_factory(case)()
+    source.train(*data)
+    arrays = as_list(source.get_model_parameters())
+    arrays[-1] = arrays[-1][:, :0]  # no output column
+    params = arrays[0] if len(arrays) == 1 else arrays
+
+    assert_rejected_unchanged(
+        make_factory(case), *data, lambda m: m.set_model_parameters(params),
+        errors.ParameterStructureError, "column", train_first=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("model", "params"),
+    [(LinearRegression(), np.zeros((4, 0))), (LinearRegression(), np.zeros((0, 1))),
+     (LogisticRegression(), np.zeros((4, 0))),
+     (NeuralNetwork(hidden_layer_sizes=(2,)), [np.zeros((4, 2)), np.zeros((3, 0))]),
+     (NeuralNetwork(hidden_layer_sizes=(2,)), [np.zeros((4, 0)), np.zeros((1, 1))])],
+    ids=["linear no column", "linear no row", "logistic no column", "network no output",
+         "network empty layer"],
+)  # fmt: skip
+def test_empty_parameters_are_refused_by_a_new_model(model, params):
+    with pytest.raises(errors.ParameterStructureError, match="params for"):
+        model.set_model_parameters(params)
+    assert not model.is_initialized
+
+
 # ---------------------------------------------------------------- gradients
 
 
@@ -456,6 +484,7 @@ BAD_OPTIONS = [
     ("l1", -1.0),
     ("l2", float("inf")),
     ("random_state", "seed"),
+    ("on_nonfinite", "ignore"),
 ]
 
 
