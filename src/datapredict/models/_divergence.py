@@ -19,18 +19,20 @@ class Snapshot(NamedTuple):
 
     attributes: dict[str, Any]
     flat: np.ndarray | None
-    rng_state: dict[str, Any]
+    rng_state: dict[str, Any] | None
 
     @classmethod
-    def take(cls, model: Any) -> Snapshot:
+    def take(cls, model: Any, *, draws: bool) -> Snapshot:
         """The attributes of ``model`` (training replaces them and never changes them in
         place, but for the parameters and the random generator), a copy of its parameters
-        (in a reused scratch buffer, so no new memory per call) and its generator's state."""
+        (in a reused scratch buffer, so no new memory per call) and, if the call ``draws``
+        from the model's generator, the generator's state."""
         flat = None
         if model._flat is not None:
             flat = model._scratch("parameters before train", model._flat.shape)
             np.copyto(flat, model._flat)
-        return cls(dict(model.__dict__), flat, model._rng.bit_generator.state)
+        rng_state = model._rng.bit_generator.state if draws else None
+        return cls(dict(model.__dict__), flat, rng_state)
 
     def restore(self, model: Any) -> None:
         """Put ``model`` back as it was when the snapshot was taken."""
@@ -38,7 +40,8 @@ class Snapshot(NamedTuple):
         model.__dict__.update(self.attributes)
         if self.flat is not None:
             np.copyto(model._flat, self.flat)  # the same array: the ``_params`` views stay valid
-        model._rng.bit_generator.state = self.rng_state
+        if self.rng_state is not None:
+            model._rng.bit_generator.state = self.rng_state
 
 
 def divergence_message(owner: str, costs: np.ndarray, learning_rate: float) -> str:

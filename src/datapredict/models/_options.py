@@ -48,6 +48,8 @@ class ModelOptions:
     def _check_options(self) -> dict[str, Any]:
         """Validate the options changed since the last call; return them all, validated.
 
+        The first call validates every option; later ones only those set since.
+
         Raises :class:`InvalidOptionError` naming the first bad option, changing nothing.
         A new ``random_state`` reseeds the model's generator; a new ``optimizer``
         restarts the step rule's state.
@@ -55,8 +57,12 @@ class ModelOptions:
         if not self._changed:
             return self._options
         owner = type(self).__name__
-        validated = {name: self._OPTIONS[name](owner, value) for name, value in self._given.items()}
-        self._refuse_structural_change(validated)
+        check = self._OPTIONS
+        names = self._changed if self._options is not None else self._given.keys()
+        validated = {**(self._options or {})}
+        validated.update({name: check[name](owner, self._given[name]) for name in names})
+        if not self._STRUCTURAL.isdisjoint(names):
+            self._refuse_structural_change(validated)
         self._options, changed, self._changed = validated, self._changed, frozenset()
         if "random_state" in changed:
             self._rng = check_random_state(validated["random_state"])
@@ -76,8 +82,9 @@ class ModelOptions:
                 )
 
     def _refuse_unknown(self, options: dict[str, Any]) -> None:
-        unknown = sorted(options.keys() - self._OPTIONS.keys())
+        unknown = options.keys() - self._OPTIONS.keys()
         if unknown:
+            unknown = sorted(unknown)
             raise InvalidOptionError(
                 f"{type(self).__name__} has no option {unknown[0]!r}; the options are "
                 f"{sorted(self._OPTIONS)}"
@@ -94,7 +101,7 @@ class ModelOptions:
         self._refuse_unknown(options)
         owner = type(self).__name__
         validated = {name: self._OPTIONS[name](owner, value) for name, value in options.items()}
-        if self._options is not None:
+        if self._options is not None and not self._STRUCTURAL.isdisjoint(validated):
             self._refuse_structural_change({**self._options, **validated})
         self._given = {**self._given, **options}
         self._changed = self._changed | options.keys()

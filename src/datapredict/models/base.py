@@ -269,7 +269,8 @@ class GradientModel(ModelOptions, ScikitLearnEstimator):
         deferred = self._defers_finite_check(X.shape[0])
         if not deferred:
             check_finite_features(X)
-        before = Snapshot.take(self)
+        draws = self._flat is None or not self._is_full_batch(X.shape[0])  # init or batches
+        before = Snapshot.take(self, draws=draws)
         Y = self._prepare(X, y, names)
         with np.errstate(all="ignore"):  # a non-finite result is reported below
             costs = self._iterate(X, Y, deferred)
