@@ -266,3 +266,14 @@ def test_a_classifier_refuses_continuous_targets_suggesting_a_regressor(data):
     with pytest.raises(errors.InvalidDataError, match=r"continuous values.*Use a regressor"):
         model.fit(X, y)
     assert not model.is_initialized
+
+
+@pytest.mark.parametrize("name", ["linear", "logistic"])
+def test_a_structural_option_set_by_set_params_needs_fit_to_start_over(name, data):
+    model = MAKERS[name]().fit(*data)
+    rows = model.get_model_parameters().shape[0]
+    model.set_params(fit_intercept=False)  # stored; the parameters still have an intercept row
+    with pytest.raises(errors.InvalidOptionError, match=r"'fit_intercept' option .* cannot change"):
+        model.train(*data)
+    assert model.get_model_parameters().shape[0] == rows
+    assert model.fit(*data).get_model_parameters().shape[0] == rows - 1
