@@ -206,7 +206,7 @@ def test_mismatched_rows_and_bad_shapes():
         split_iid(X, y[:9], 2)
     with pytest.raises(InvalidDataError, match="X must be 2-D"):
         split_iid(X.ravel(), y, 2)
-    with pytest.raises(InvalidDataError, match="X must be 2-D"):
+    with pytest.raises(InvalidDataError, match=r"X has 0 sample\(s\) \(shape=\(0, 2\)\)"):
         split_iid(np.zeros((0, 2)), np.zeros(0), 1)
 
 

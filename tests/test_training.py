@@ -324,3 +324,21 @@ def test_async_records_a_failure_that_is_the_very_last_result(digits):
     failures = [f for record in result.history for f in record.failures]
     assert len(result.history) == 3
     assert failures == ["child 2: RuntimeError: out of memory"]
+
+
+@pytest.mark.parametrize(
+    ("factory", "y", "fragment"),
+    [
+        (lambda: dp.LinearRegression(), np.array([1.0, np.nan, 2.0, 3.0]), "shards\\[1\\]\\[1\\]"),
+        (lambda: dp.LinearRegression(), np.array(["a", "b", "c", "d"]), "shards\\[1\\]\\[1\\]"),
+        (lambda: dp.LogisticRegression(), np.array([0.25, 1.5, 2.75, 3.1]), "continuous"),
+    ],
+)
+def test_shard_targets_are_checked_against_the_models_task_before_any_work(factory, y, fragment):
+    X = np.random.default_rng(0).standard_normal((4, 3))
+    good_y = np.array([0.0, 1.0, 0.0, 1.0])
+    calls = []
+
+    with pytest.raises(dp.errors.DataPredictError, match=fragment):
+        dp.train_distributed(factory, [(X, good_y), (X, y)], callback=calls.append)
+    assert calls == []

@@ -8,9 +8,12 @@ and what was received.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "CheckpointError",
     "ChildFailureError",
+    "DataConversionWarning",  # noqa: F822 (made on first use by __getattr__)
     "DataPredictError",
     "DataTypeError",
     "InvalidDataError",
@@ -18,6 +21,7 @@ __all__ = [
     "MissingDependencyError",
     "ModelIndexError",
     "NonFiniteError",
+    "NotFittedError",  # noqa: F822 (made on first use by __getattr__)
     "NotInitializedError",
     "ParameterStructureError",
     "QueueFullError",
@@ -50,6 +54,62 @@ class NonFiniteError(DataPredictError, ValueError):
 
 class NotInitializedError(DataPredictError, RuntimeError):
     """An operation needs state (main parameters, a merger, data) that was never set."""
+
+
+# ``NotFittedError`` and ``DataConversionWarning`` are also scikit-learn's exceptions of
+# those names when scikit-learn is installed, so that scikit-learn's tools catch them.
+# scikit-learn is optional and slow to import (about a second), so each class is made
+# on first use, by the module ``__getattr__`` below, rather than when datapredict is
+# imported.
+
+
+def _sklearn_exception(name: str) -> tuple[type, ...]:
+    """scikit-learn's exception ``name`` as a one-class tuple, or ``()`` without scikit-learn."""
+    try:
+        from sklearn import exceptions
+    except ImportError:
+        return ()
+    return (getattr(exceptions, name),)
+
+
+def _not_fitted_error() -> type:
+    sklearn_error = _sklearn_exception("NotFittedError")
+
+    class NotFittedError(NotInitializedError, *sklearn_error, ValueError, AttributeError):
+        """A model was used (``predict``, ``score``) before it had parameters.
+
+        Also a ``ValueError`` and an ``AttributeError``, as scikit-learn's
+        ``NotFittedError`` is, and that very class when scikit-learn is installed.
+        """
+
+    return NotFittedError
+
+
+def _data_conversion_warning() -> type:
+    sklearn_warning = _sklearn_exception("DataConversionWarning")
+
+    class DataConversionWarning(*sklearn_warning, UserWarning):
+        """Data were accepted in a form scikit-learn warns about (a column-vector ``y``
+        given to a classifier's ``fit``); scikit-learn's warning of that name when
+        scikit-learn is installed."""
+
+    return DataConversionWarning
+
+
+_MADE_ON_FIRST_USE = {
+    "NotFittedError": _not_fitted_error,
+    "DataConversionWarning": _data_conversion_warning,
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Make ``NotFittedError`` or ``DataConversionWarning`` on first use (see above)."""
+    make = _MADE_ON_FIRST_USE.get(name)
+    if make is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    made = globals()[name] = make()
+    made.__qualname__ = name  # found here by pickle, as a class defined at the top level
+    return made
 
 
 class ModelIndexError(DataPredictError, IndexError):

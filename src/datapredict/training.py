@@ -16,14 +16,19 @@ from typing import Any
 
 import numpy as np
 
-from datapredict._validation import check_choice, check_int, option_error
+from datapredict._validation import (
+    check_choice,
+    check_features,
+    check_int,
+    check_targets,
+    option_error,
+)
 from datapredict.adapters._check import check_child
 from datapredict.backends.base import ChildSpec, check_backend
 from datapredict.coordinators.checkpointer import Checkpointer
 from datapredict.coordinators.factory import CoordinatorFactory
 from datapredict.coordinators.host import LocalCoordinator
 from datapredict.errors import DataTypeError, InvalidDataError, NotInitializedError
-from datapredict.models.base import check_features
 from datapredict.options import Aggregation, AsyncPolicy, Checkpointing, Quorum
 from datapredict.parameters import Layout
 from datapredict.results import RoundRecord, TrainingResult
@@ -78,14 +83,17 @@ def _make_backend(backend: Any):
     return RayBackend()
 
 
-def _initial_main(
-    model_factory: Callable[[], Any], strategy: str, n_features: int, labels: np.ndarray, seed
-) -> Any:
+def _initial_main(model_factory: Callable[[], Any], strategy: str, shards: list, seed) -> Any:
+    """The main model (seeded from ``seed``) and its initial parameters; the factory's
+    child is checked against the protocol and the shards' targets against its task."""
+    labels = np.concatenate([y for _, y in shards])
+    n_features = shards[0][0].shape[1]
     model = model_factory()
     try:
         check_child(model, strategy)
     except DataTypeError as exc:
         raise DataTypeError(f"{_OWNER}: model_factory returned an unusable child: {exc}") from None
+    _check_targets(model, shards)
     params = model.get_params() if hasattr(model, "get_params") else {}
     if "random_state" in params:
         model.set_parameters(random_state=np.random.default_rng(seed))
@@ -98,6 +106,16 @@ def _initial_main(
             "return a model that holds parameters"
         )
     return model, main
+
+
+def _check_targets(model: Any, shards: list) -> None:
+    """Each shard's ``y`` suits the model's task (scikit-learn's ``_estimator_type``):
+    finite numbers for a regressor, discrete labels for a classifier."""
+    kind = getattr(model, "_estimator_type", None)
+    task = {"classifier": "classification", "regressor": "regression"}.get(kind)
+    if task is not None:
+        for i, (_, y) in enumerate(shards):
+            check_targets(y, f"shards[{i}][1]", task=task)
 
 
 def _progress(total: int, enabled: bool | None, description: str):
@@ -215,10 +233,10 @@ def train_distributed(
     make_coordinator()  # validates the combination of options before anything starts
     backend_impl = _make_backend(backend)
 
+    main_seed, *child_seeds = np.random.SeedSequence(random_state).spawn(n_children + 1)
+    main_model, main = _initial_main(model_factory, strategy, shards, main_seed)
     labels = np.concatenate([y for _, y in shards])
     n_features = shards[0][0].shape[1]
-    main_seed, *child_seeds = np.random.SeedSequence(random_state).spawn(n_children + 1)
-    main_model, main = _initial_main(model_factory, strategy, n_features, labels, main_seed)
     layout = Layout.from_template(main)
     specs = [
         ChildSpec(

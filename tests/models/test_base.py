@@ -6,6 +6,7 @@ look at which model they are given.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -258,6 +259,34 @@ def test_untrained_model_rejects_unusable_parameters(case, data, bad, assert_rej
     )  # fmt: skip
 
 
+def test_parameters_with_an_empty_matrix_are_refused(case, data, assert_rejected_unchanged):
+    source = make_factory(case)()
+    source.train(*data)
+    arrays = as_list(source.get_model_parameters())
+    arrays[-1] = arrays[-1][:, :0]  # no output column
+    params = arrays[0] if len(arrays) == 1 else arrays
+
+    assert_rejected_unchanged(
+        make_factory(case), *data, lambda m: m.set_model_parameters(params),
+        errors.ParameterStructureError, "column", train_first=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("model", "params"),
+    [(LinearRegression(), np.zeros((4, 0))), (LinearRegression(), np.zeros((0, 1))),
+     (LogisticRegression(), np.zeros((4, 0))),
+     (NeuralNetwork(hidden_layer_sizes=(2,)), [np.zeros((4, 2)), np.zeros((3, 0))]),
+     (NeuralNetwork(hidden_layer_sizes=(2,)), [np.zeros((4, 0)), np.zeros((1, 1))])],
+    ids=["linear no column", "linear no row", "logistic no column", "network no output",
+         "network empty layer"],
+)  # fmt: skip
+def test_empty_parameters_are_refused_by_a_new_model(model, params):
+    with pytest.raises(errors.ParameterStructureError, match="params for"):
+        model.set_model_parameters(params)
+    assert not model.is_initialized
+
+
 # ---------------------------------------------------------------- gradients
 
 
@@ -338,6 +367,18 @@ def _minus_inf(X, y):
     return X, y
 
 
+def _string_in_object(X, y):
+    X = X.astype(object)
+    X[4, 1] = "1.5"  # a string, even one that spells a number, is not a number
+    return X, y
+
+
+def _dict_in_object(X, y):
+    X = X.astype(object)
+    X[0, 0] = {"a": 1}
+    return X, y
+
+
 def _ragged(X, y):
     rows = X.tolist()
     rows[3] = rows[3][:2]
@@ -346,11 +387,11 @@ def _ragged(X, y):
 
 BAD_DATA = {
     "rows differ": (
-        lambda X, y: (X, y[:-1]), errors.InvalidDataError, ValueError, ["X has 30", "y has 29"]
+        lambda X, y: (X, y[:-1]), errors.InvalidDataError, ValueError, ["X's 30 rows", "(29,)"]
     ),
     "feature count": (
         lambda X, y: (X[:, :2], y), errors.InvalidDataError, ValueError,
-        ["X has 2 features", "with 3"],
+        ["X has 2 features", "expecting 3 features"],
     ),
     "nan in X": (_nan_last_row, errors.NonFiniteError, ValueError, ["X must be finite", "nan"]),
     "inf in X": (_inf_first_row, errors.NonFiniteError, ValueError, ["X must be finite", "inf"]),
@@ -359,8 +400,11 @@ BAD_DATA = {
         lambda X, y: (X.astype(str), y), errors.DataTypeError, TypeError,
         ["X must hold real numbers", "<U"],
     ),
-    "object": (
-        lambda X, y: (X.astype(object), y), errors.DataTypeError, TypeError, ["dtype object"]
+    "string in an object X": (
+        _string_in_object, errors.DataTypeError, TypeError, ["X must hold real numbers", "strings"]
+    ),
+    "dict in an object X": (
+        _dict_in_object, errors.DataTypeError, TypeError, ["X must hold real numbers", "dict"]
     ),
     "complex": (
         lambda X, y: (X + 1j, y), errors.DataTypeError, TypeError, ["complex128"]
@@ -412,17 +456,18 @@ def test_predict_checks_its_input(case, data):
 
 
 def test_non_finite_data_is_found_even_when_parameters_have_diverged(case, data):
-    model = make_factory(case)()
+    model = make_factory(case, on_nonfinite="warn")()
     model.train(*data)
     params = model.get_model_parameters()
     for p in as_list(params):
         p *= 1e300  # products overflow: the first iteration's result is not finite
     model.set_model_parameters(params)
-    with np.errstate(all="ignore"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         model.train(*data)  # finite data: training goes on, however badly
     X = data[0].copy()
     X[5, 2] = np.nan
-    with pytest.raises(errors.NonFiniteError):
+    with pytest.raises(errors.NonFiniteError, match="X must be finite"):
         model.train(X, data[1])
 
 
@@ -439,15 +484,19 @@ BAD_OPTIONS = [
     ("l1", -1.0),
     ("l2", float("inf")),
     ("random_state", "seed"),
+    ("on_nonfinite", "ignore"),
 ]
 
 
 @pytest.mark.parametrize(("name", "value"), BAD_OPTIONS)
 def test_bad_option_values_are_rejected(case, data, name, value, assert_rejected_unchanged):
-    with pytest.raises(errors.InvalidOptionError, match=name) as info:
-        case.make(**{name: value})
-    assert isinstance(info.value, ValueError)
-    assert repr(value) in str(info.value)
+    model = case.make(**{name: value})  # stored as given, validated when used
+    for use in (lambda m: m.train(*data), lambda m: m.fit(*data), lambda m: m.initialize(3)):
+        with pytest.raises(errors.InvalidOptionError, match=name) as info:
+            use(model)
+        assert isinstance(info.value, ValueError)
+        assert repr(value) in str(info.value)
+        assert not model.is_initialized
 
     assert_rejected_unchanged(
         make_factory(case), *data,
@@ -499,6 +548,7 @@ def test_batch_size_of_all_rows_is_full_batch(case, data):
 
 def test_mini_batches_cover_every_row_once_per_epoch(case):
     model = case.make(random_state=0, batch_size=4)
+    model._check_options()  # as train does first
     epochs = [np.concatenate([model._next_batch(10) for _ in range(3)]) for _ in range(2)]
 
     for rows in epochs:

@@ -222,11 +222,12 @@ def _factory():
         (lambda y: np.where(np.arange(40) == 0, np.inf, y), errors.NonFiniteError, ValueError,
          ["y must be finite"]),
         (lambda y: y.astype(str), errors.DataTypeError, TypeError, ["y must hold real numbers"]),
-        (lambda y: y.astype(object), errors.DataTypeError, TypeError, ["object"]),
+        (lambda y: np.where(np.arange(40) == 3, {"a": 1}, y.astype(object)),
+         errors.DataTypeError, TypeError, ["y must hold real numbers", "dict"]),
         (lambda y: np.column_stack([y, y]), errors.InvalidDataError, ValueError,
          ["y has 2 outputs", "has 1"]),
     ],
-    ids=["nan", "inf", "strings", "object", "outputs"],
+    ids=["nan", "inf", "strings", "dict in an object y", "outputs"],
 )  # fmt: skip
 def test_bad_targets_raise_and_change_nothing(
     data, spoil, error, builtin, fragments, assert_rejected_unchanged
@@ -242,6 +243,10 @@ def test_huge_finite_targets_are_accepted(data):
     # Their squares overflow, so the one-pass proof of finiteness fails; the
     # element-wise check must then accept them.
     X, _ = data
-    model = LinearRegression(max_iterations=1, learning_rate=1e-300, random_state=0)
-    costs = model.train(X, np.full(X.shape[0], 1e160))
+    model = LinearRegression(
+        max_iterations=1, learning_rate=1e-300, on_nonfinite="warn", random_state=0
+    )
+    with pytest.warns(RuntimeWarning, match="the cost is inf"):  # it overflows, as its squares
+        costs = model.train(X, np.full(X.shape[0], 1e160))
     assert costs.shape == (1,)
+    assert np.isfinite(model.get_model_parameters()).all()

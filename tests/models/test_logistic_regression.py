@@ -161,9 +161,11 @@ def test_labels_that_cannot_be_classes_are_rejected(X, bad, trained, assert_reje
 
 
 @pytest.mark.parametrize("classes", [[1], [0.5, 1.0], [[0, 1], [2, 3]], [np.nan, 1.0], 3], ids=str)
-def test_bad_classes_option_is_rejected(classes):
+def test_bad_classes_option_is_rejected_by_fit(classes):
+    model = LogisticRegression(classes=classes)
     with pytest.raises(errors.InvalidOptionError, match="'classes' option of LogisticRegression"):
-        LogisticRegression(classes=classes)
+        model.fit(np.eye(3), [0, 1, 0])
+    assert not model.is_initialized
 
 
 # ---------------------------------------------------------------- parameters vs classes

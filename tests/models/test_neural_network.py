@@ -98,7 +98,8 @@ def test_regression_output_is_linear_and_cost_is_half_mse(X):
     residual = predicted - targets(X)
     expected_cost = np.sum(residual**2) / (2 * len(X))
     assert model.train(X, targets(X))[0] == pytest.approx(expected_cost, rel=1e-12)
-    with pytest.raises(errors.InvalidDataError, match="classification"):
+    assert not hasattr(model, "predict_proba")  # scikit-learn's rule for regressors
+    with pytest.raises(AttributeError, match="no predict_proba"):
         model.predict_proba(X)
 
 
@@ -174,7 +175,7 @@ def test_hidden_layer_sizes_accepts_an_int_or_a_sequence(X, sizes):
     model = NeuralNetwork(hidden_layer_sizes=sizes, max_iterations=1, random_state=0)
     model.train(X, binary_labels(X))
     assert model.get_params()["hidden_layer_sizes"] is sizes  # as given (scikit-learn's rule)
-    assert "hidden_layer_sizes=(8,)" in repr(model)
+    assert f"hidden_layer_sizes={sizes!r}" in repr(model)
     assert model.get_model_parameters()[0].shape == (4, 8)
 
 
@@ -184,9 +185,14 @@ def test_hidden_layer_sizes_accepts_an_int_or_a_sequence(X, sizes):
      ("hidden_layer_sizes", "32"), ("hidden_layer_sizes", (True,)), ("activation", "bar"),
      ("activation", None), ("task", "clustering"), ("classes", [1])],
 )  # fmt: skip
-def test_bad_network_options_are_rejected(name, value):
+def test_bad_network_options_are_rejected_by_train_and_set_parameters(X, name, value):
+    model = NeuralNetwork(**{name: value})  # stored as given, as scikit-learn's estimators do
+    assert model.get_params()[name] is value
     with pytest.raises(errors.InvalidOptionError, match=f"'{name}' option of NeuralNetwork"):
-        NeuralNetwork(**{name: value})
+        model.train(X, binary_labels(X))
+    assert not model.is_initialized
+    with pytest.raises(errors.InvalidOptionError, match=f"'{name}' option of NeuralNetwork"):
+        NeuralNetwork().set_parameters(**{name: value})
 
 
 def test_activation_may_change_but_the_architecture_may_not(X):

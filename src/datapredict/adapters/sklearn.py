@@ -28,14 +28,19 @@ from typing import Any
 
 import numpy as np
 
-from datapredict._validation import check_bool, check_int, check_random_state, option_error
+from datapredict._validation import (
+    check_bool,
+    check_features,
+    check_int,
+    check_random_state,
+    option_error,
+)
 from datapredict.errors import (
     InvalidDataError,
     InvalidOptionError,
     MissingDependencyError,
     NotInitializedError,
 )
-from datapredict.models.base import check_features
 from datapredict.parameters import Layout, ModelParameters, check_finite, copy_parameters
 
 try:

@@ -27,6 +27,7 @@ import numpy as np
 from datapredict._validation import (
     check_bool,
     check_choice,
+    check_features,
     check_int,
     check_random_state,
     option_error,
@@ -38,7 +39,6 @@ from datapredict.errors import (
     MissingDependencyError,
     NotInitializedError,
 )
-from datapredict.models.base import check_features
 from datapredict.parameters import Layout, check_finite
 
 try:

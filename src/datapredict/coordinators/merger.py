@@ -18,10 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from datapredict._validation import check_choice
+from datapredict._validation import check_choice, check_features
 from datapredict.errors import InvalidDataError, NotInitializedError, ParameterStructureError
 from datapredict.merge.rules import Average, check_weights, resolve_rule
-from datapredict.models.base import check_features
 from datapredict.parameters import Layout, ModelParameters, check_finite, copy_parameters
 
 __all__ = ["SEED_MERGE_TYPES", "ModelParametersMerger"]

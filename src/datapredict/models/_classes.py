@@ -6,49 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from datapredict._validation import option_error
-from datapredict.errors import (
-    DataPredictError,
-    DataTypeError,
-    InvalidDataError,
-    ParameterStructureError,
-)
+from datapredict._validation import _plain, check_labels, option_error
+from datapredict.errors import DataPredictError, InvalidDataError, ParameterStructureError
 from datapredict.models._losses import probabilities
-
-
-def _plain(value: Any) -> Any:
-    """A numpy scalar as the Python value it holds, so messages read ``5``, not ``np.int64(5)``."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def check_labels(y: Any, name: str = "y") -> np.ndarray:
-    """Return ``y`` as a 1-D label array, or raise if its values cannot be classes.
-
-    Integers, booleans and strings are classes; floats only when every value is a whole
-    number (``1.0``); NaN, infinity, fractional or complex values are not.
-    """
-    labels = np.asarray(y)
-    if labels.ndim == 2 and labels.shape[1] == 1:
-        labels = labels.ravel()
-    if labels.ndim != 1:
-        raise InvalidDataError(f"{name} must be 1-D class labels; got shape {labels.shape}")
-    kind = labels.dtype.kind
-    if kind in "cmMV":
-        raise DataTypeError(f"{name} must hold class labels; got dtype {labels.dtype}")
-    if kind == "f":
-        whole = np.isfinite(labels) & (labels == np.round(labels))
-        if not whole.all():
-            bad = _plain(labels[~whole][0])
-            raise InvalidDataError(
-                f"{name} must hold class labels (integers or strings); got the value {bad!r}, "
-                "which cannot be a class (use LinearRegression for continuous targets)"
-            )
-    if kind == "O":
-        try:
-            np.unique(labels)
-        except TypeError as exc:
-            raise DataTypeError(f"{name} holds labels that cannot be compared: {exc}") from None
-    return labels
+from datapredict.models._sklearn import available_if
 
 
 def check_classes_option(owner: str, value: Any) -> tuple | None:
@@ -77,8 +38,8 @@ def resolve_classes(known: np.ndarray | None, option: Any, y: np.ndarray | None)
         classes = np.unique(check_labels(y))
     if classes.size < 2:
         raise InvalidDataError(
-            f"a classifier needs at least 2 classes; got {classes.tolist()} "
-            "(pass classes=[...] when a shard holds a single class)"
+            f"y holds {classes.size} class ({classes.tolist()}); a classifier needs at least "
+            "2 classes (pass classes=[...] when a shard holds a single class)"
         )
     return classes
 
@@ -197,8 +158,7 @@ class ClassifierMixin:
         self.classes_ = resolve_classes(self.classes_, self._options["classes"], y)
         return outputs_for(self.classes_)
 
-    def _encode_targets(self, y: np.ndarray) -> np.ndarray:
-        labels = check_labels(y)
+    def _encode_targets(self, labels: np.ndarray) -> np.ndarray:
         classes = resolve_classes(self.classes_, self._options["classes"], labels)
         if self._flat is not None:
             check_outputs(self._output_count(), classes, type(self).__name__)
@@ -211,6 +171,7 @@ class ClassifierMixin:
             self.classes_ = classes
         return Y
 
+    @available_if(lambda model: model._is_classifier)
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, shape (n_samples, n_classes), columns in ``classes_`` order."""
         return probabilities(self._logits(X))

@@ -90,9 +90,10 @@ def matrix_features(layout: Layout, owner: str, fit_intercept: bool, n_outputs: 
         )
     rows, cols = layout.shapes[0]
     n_features = rows - int(fit_intercept)
-    if n_features < 1:
+    if n_features < 1 or cols < 1:
         raise ParameterStructureError(
-            f"params for {owner} must have at least {1 + int(fit_intercept)} rows; got {rows}"
+            f"params for {owner} must have at least {1 + int(fit_intercept)} rows and 1 "
+            f"column; got shape {(rows, cols)}"
         )
     if n_outputs is not None and cols != n_outputs:
         raise ParameterStructureError(

@@ -2,8 +2,10 @@
 
 A subclass supplies the parameter initialisation, the targets' encoding, the forward
 pass and ``cost_and_gradient(params, X, Y)``; :class:`GradientModel` owns everything
-else: option and input validation, the iteration loop, mini-batching, the step rule,
-L1/L2 penalties, saving the applied step and ``set_parameters``.
+else: input validation, the iteration loop, mini-batching, the step rule, L1/L2
+penalties, saving the applied step, refusing (or reporting) a run that diverged, and,
+through its bases, the options (:mod:`~datapredict.models._options`) and scikit-learn's
+conventions (:mod:`~datapredict.models._sklearn`).
 
 Parameters are held as one contiguous float64 vector (``Layout`` views give the
 structured form), so a step is one in-place vector operation.
@@ -12,26 +14,28 @@ structured form), so a step is one in-place vector operation.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any, ClassVar, Self
+import warnings
+from typing import Any, ClassVar
 
 import numpy as np
 
 from datapredict._validation import (
     check_choice,
+    check_features,
+    check_finite_features,
     check_float,
     check_int,
     check_random_state,
+    check_same_rows,
+    check_targets,
+    feature_names,
     option_error,
 )
-from datapredict.errors import (
-    DataTypeError,
-    InvalidDataError,
-    InvalidOptionError,
-    NonFiniteError,
-    NotInitializedError,
-)
+from datapredict.errors import NonFiniteError, NotInitializedError
+from datapredict.models._divergence import Snapshot, divergence_message
+from datapredict.models._options import ModelOptions, OptionCheck
 from datapredict.models._scratch import Scratch
+from datapredict.models._sklearn import ScikitLearnEstimator
 from datapredict.models.optimizers import STEP_RULES
 from datapredict.parameters import (
     Layout,
@@ -42,80 +46,12 @@ from datapredict.parameters import (
     read_only_view,
 )
 
-__all__ = ["GradientModel", "as_array", "check_features", "check_finite_features"]
+__all__ = ["GradientModel"]
 
 
-def as_array(data: Any, name: str) -> np.ndarray:
-    """Return ``data`` as an ndarray; ragged or otherwise unconvertible input is a type error."""
-    try:
-        return np.asarray(data)
-    except (TypeError, ValueError) as exc:
-        raise DataTypeError(f"{name} must be a numeric array; it cannot be one: {exc}") from None
-
-
-def check_features(X: Any, name: str = "X", *, finite: bool = True) -> np.ndarray:
-    """Return ``X`` as a C-contiguous float64 matrix of shape (n_samples, n_features).
-
-    Parameters
-    ----------
-    X : array-like of shape (n_samples, n_features)
-    name : str, default="X"
-        The argument name used in error messages.
-    finite : bool, default=True
-        Check that every value is finite. ``False`` leaves the check to the caller
-        (see :func:`check_finite_features`).
-
-    Raises
-    ------
-    DataTypeError
-        For non-numeric, complex or ragged data.
-    InvalidDataError
-        For a wrong number of dimensions or no rows or columns.
-    NonFiniteError
-        For NaN or infinity (when ``finite``).
-    """
-    array = as_array(X, name)
-    if array.dtype.kind not in "biuf":
-        raise DataTypeError(f"{name} must hold real numbers; got dtype {array.dtype}")
-    if array.ndim != 2:
-        raise InvalidDataError(
-            f"{name} must be 2-D, of shape (n_samples, n_features); got shape {array.shape}"
-        )
-    if array.shape[0] == 0 or array.shape[1] == 0:
-        raise InvalidDataError(f"{name} must have at least one row and column; got {array.shape}")
-    floats = array.dtype.kind == "f"
-    array = np.ascontiguousarray(array, dtype=np.float64)
-    if finite and floats:
-        check_finite_features(array, name)
-    return array
-
-
-def check_finite_features(X: np.ndarray, name: str = "X") -> None:
-    """Raise :class:`NonFiniteError` if the float matrix ``X`` holds NaN or infinity.
-
-    A finite sum proves every value finite (one fast pass); only a non-finite sum,
-    which finite values can also give by overflowing, needs the element-wise check.
-    """
-    if np.isfinite(np.sum(X)):
-        return
-    finite = np.isfinite(X)
-    if not finite.all():
-        row, column = np.argwhere(~finite)[0]
-        raise NonFiniteError(
-            f"{name} must be finite; it holds {X.size - np.count_nonzero(finite)} NaN or "
-            f"infinite values, the first at row {row}, column {column} ({X[row, column]})"
-        )
-
-
-def _all_finite(cost: float, gradient: np.ndarray) -> bool:
-    return math.isfinite(cost) and is_finite_fast(gradient)
-
-
-def _check_rows(X: np.ndarray, y: np.ndarray) -> None:
-    if y.shape[0] != X.shape[0]:
-        raise InvalidDataError(
-            f"X and y must have the same number of rows; X has {X.shape[0]}, y has {y.shape[0]}"
-        )
+def _all_finite(vector: np.ndarray) -> bool:
+    """Whether every value of the 1-D float ``vector`` is finite (one BLAS pass, usually)."""
+    return is_finite_fast(vector) or bool(np.isfinite(vector).all())
 
 
 def _check_optimizer(owner: str, value: Any) -> str:
@@ -126,7 +62,7 @@ def _check_batch_size(owner: str, value: Any) -> int | None:
     return None if value is None else check_int(owner, "batch_size", value, minimum=1)
 
 
-class GradientModel:
+class GradientModel(ModelOptions, ScikitLearnEstimator):
     """Base class of the gradient-trained models (see the subclasses for the options).
 
     Subclasses define ``_OPTIONS`` entries of their own, ``_STRUCTURAL`` option names
@@ -141,98 +77,35 @@ class GradientModel:
     """
 
     _NONFINITE_INPUTS_PROPAGATE: ClassVar[bool] = False
+    _is_classifier: ClassVar[bool] = False
 
-    _OPTIONS: ClassVar[dict[str, Callable[[str, Any], Any]]] = {
+    _OPTIONS: ClassVar[dict[str, OptionCheck]] = {
         "max_iterations": lambda o, v: check_int(o, "max_iterations", v, minimum=1),
         "learning_rate": lambda o, v: check_float(o, "learning_rate", v, low=0, low_open=True),
         "batch_size": _check_batch_size,
         "optimizer": _check_optimizer,
         "l1": lambda o, v: check_float(o, "l1", v, low=0),
         "l2": lambda o, v: check_float(o, "l2", v, low=0),
+        "on_nonfinite": lambda o, v: check_choice(o, "on_nonfinite", v, ("raise", "warn")),
         "random_state": lambda o, v: (check_random_state(v), v)[1],
     }
-    _STRUCTURAL: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, **options: Any) -> None:
-        self._options: dict[str, Any] = {}
-        self._given: dict[str, Any] = {}
-        self._apply_options(options)
+        self._store_options(options)
         self._layout: Layout | None = None
         self._flat: np.ndarray | None = None
         self._n_features: int | None = None
+        self._feature_names: np.ndarray | None = None
         self._saved_step: np.ndarray | None = None
         self._are_gradients_saved = False
         self._scratch = Scratch()
-        self._reset_training_state()
+        self._step_state: tuple = ()
+        self._order: np.ndarray | None = None
+        self._cursor = 0
 
-    # ----------------------------------------------------------------- options
-    def _apply_options(self, options: dict[str, Any]) -> None:
-        owner = type(self).__name__
-        validated = {}
-        for name, value in options.items():
-            if name not in self._OPTIONS:
-                raise InvalidOptionError(
-                    f"{owner} has no option {name!r}; the options are {sorted(self._OPTIONS)}"
-                )
-            validated[name] = self._OPTIONS[name](owner, value)
-        if getattr(self, "_flat", None) is not None:
-            changed = [
-                n for n in validated if n in self._STRUCTURAL and validated[n] != self._options[n]
-            ]
-            if changed:
-                raise InvalidOptionError(
-                    f"The {changed[0]!r} option of {owner} cannot change once the parameters "
-                    f"exist; create a new {owner} instead"
-                )
-        self._options.update(validated)
-        self._given.update(options)
-        if "random_state" in validated:
-            self._rng = check_random_state(validated["random_state"])
-        if "optimizer" in validated and getattr(self, "_flat", None) is not None:
-            self._step_state = STEP_RULES[self._options["optimizer"]]().init(self._flat.size)
-
-    def set_parameters(self, max_iterations: int | None = None, **options: Any) -> None:
-        """Change options; the first positional argument is ``max_iterations`` (as in the seed).
-
-        All values are validated before any is applied, so a bad value changes nothing.
-        """
-        if max_iterations is not None:
-            options["max_iterations"] = max_iterations
-        self._apply_options(options)
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The options, as given to the constructor or set since (scikit-learn's
-        ``get_params``; a model holds no other estimator, so ``deep`` changes nothing)."""
-        return dict(self._given)
-
-    def set_params(self, **options: Any) -> Self:
-        """scikit-learn's ``set_params``: :meth:`set_parameters` by keyword; returns the model."""
-        self._apply_options(options)
-        return self
-
-    # ------------------------------------------------------------ scikit-learn
     @property
-    def _estimator_type(self) -> str:
-        return "classifier" if getattr(self, "_is_classifier", False) else "regressor"
-
-    def __sklearn_tags__(self):
-        """scikit-learn's estimator tags (only scikit-learn calls this, so it is installed)."""
-        from sklearn.utils import ClassifierTags, RegressorTags, Tags, TargetTags
-
-        classifier = self._estimator_type == "classifier"
-        return Tags(
-            estimator_type=self._estimator_type,
-            target_tags=TargetTags(required=True),
-            classifier_tags=ClassifierTags() if classifier else None,
-            regressor_tags=None if classifier else RegressorTags(),
-        )
-
-    def __sklearn_is_fitted__(self) -> bool:
-        return self._flat is not None
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{k}={v!r}" for k, v in self._options.items())
-        return f"{type(self).__name__}({shown})"
+    def _task(self) -> str:
+        return "classification" if self._is_classifier else "regression"
 
     # -------------------------------------------------------------- parameters
     @property
@@ -255,8 +128,10 @@ class GradientModel:
         """Validate ``params`` (structure, shapes, finiteness) and copy them in.
 
         Before the model holds parameters, ``params`` defines the structure (it must be
-        one this model can use); afterwards it must match the current structure.
+        one this model can use, with no empty matrix); afterwards it must match the
+        current structure.
         """
+        self._check_options()
         check_finite(params, "params")
         if self._layout is None:
             layout = Layout.from_template(params, "params")
@@ -272,6 +147,7 @@ class GradientModel:
         Classifiers learn their classes from ``y`` (unless the ``classes`` option is set);
         regressors learn the number of outputs from it (one when ``y`` is None).
         """
+        self._check_options()
         n_features = check_int(type(self).__name__, "n_features", n_features, minimum=1)
         n_outputs = self._n_outputs_for(None if y is None else np.asarray(y))
         params = self._initial_parameters(n_features, n_outputs, self._rng)
@@ -300,8 +176,7 @@ class GradientModel:
             self._params = self._layout.unflatten(self._flat)
 
     def _reset_training_state(self) -> None:
-        size = 0 if self._flat is None else self._flat.size
-        self._step_state = STEP_RULES[self._options["optimizer"]]().init(size)
+        self._step_state = STEP_RULES[self._options["optimizer"]]().init(self._flat.size)
         self._order: np.ndarray | None = None
         self._cursor = 0
 
@@ -334,35 +209,14 @@ class GradientModel:
         self._saved_step = None
 
     # ---------------------------------------------------------------- training
-    def fit(self, X: Any, y: Any) -> Self:
-        """scikit-learn's ``fit``: train ``max_iterations`` steps from fresh parameters.
-
-        Unlike :meth:`train`, which continues from the current parameters, ``fit``
-        starts over (new initialisation from ``random_state``; classifiers learn their
-        classes again). Bad input raises as for :meth:`train` and changes nothing.
-
-        Returns
-        -------
-        self
-        """
-        kept = dict(self.__dict__)
-        self._forget()
-        try:
-            self.train(X, y)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(kept)
-            raise
-        return self
-
     def _forget(self) -> None:
         """Drop the parameters and what was learned with them (see :meth:`fit`)."""
         self._layout = self._flat = self._n_features = self._saved_step = None
+        self._feature_names = None
         self.__dict__.pop("_params", None)
         if hasattr(self, "classes_"):
             self.classes_ = None
-        self._rng = check_random_state(self._options["random_state"])
-        self._reset_training_state()
+        self._changed = self._changed | {"random_state"}  # reseeded when validated
 
     def train(self, X: Any, y: Any) -> np.ndarray:
         """Run ``max_iterations`` steps from the current parameters.
@@ -379,8 +233,14 @@ class GradientModel:
 
         Raises
         ------
+        InvalidOptionError
+            For a bad option value; the model is then left unchanged.
         DataTypeError, InvalidDataError, NonFiniteError, ParameterStructureError
             For unusable ``X`` or ``y``; the model is then left unchanged.
+        NonFiniteError
+            When training diverged (a cost or the parameters became NaN or infinite)
+            and the ``on_nonfinite`` option is ``"raise"``: the model is then left as
+            it was before the call. With ``"warn"``, a ``RuntimeWarning`` instead.
 
         Notes
         -----
@@ -391,12 +251,35 @@ class GradientModel:
         infinity is NaN or infinite (``0 * inf`` is NaN), so such a value anywhere in
         ``X`` makes the first iteration's cost or gradient non-finite, and only then is
         ``X`` checked, before any step is applied.
+
+        Divergence costs no work inside the loop: the costs and then the parameters
+        are checked once, after it (one pass over each).
         """
+        costs, divergence = self._train(X, y)
+        if divergence:
+            warnings.warn(divergence, RuntimeWarning, stacklevel=2)
+        return costs
+
+    def _train(self, X: Any, y: Any) -> tuple[np.ndarray, str | None]:
+        """:meth:`train`, returning the costs and, when it diverged with
+        ``on_nonfinite="warn"``, the warning for the public method to issue."""
+        self._check_options()
+        names = feature_names(X)
         X = check_features(X, finite=False)
         deferred = self._defers_finite_check(X.shape[0])
         if not deferred:
             check_finite_features(X)
-        Y = self._prepare(X, y)
+        draws = self._flat is None or not self._is_full_batch(X.shape[0])  # init or batches
+        before = Snapshot.take(self, draws=draws)
+        Y = self._prepare(X, y, names)
+        with np.errstate(all="ignore"):  # a non-finite result is reported below
+            costs = self._iterate(X, Y, deferred)
+        if _all_finite(costs) and _all_finite(self._flat):
+            return costs, None
+        return costs, self._report_divergence(costs, before)
+
+    def _iterate(self, X: np.ndarray, Y: np.ndarray, deferred: bool) -> np.ndarray:
+        """Apply ``max_iterations`` steps; return the cost before each (see :meth:`train`)."""
         rule = STEP_RULES[self._options["optimizer"]]()
         learning_rate = self._options["learning_rate"]
         costs = np.empty(self._options["max_iterations"])
@@ -413,6 +296,17 @@ class GradientModel:
         if self._are_gradients_saved:
             self._saved_step = step
         return costs
+
+    def _report_divergence(self, costs: np.ndarray, before: Snapshot) -> str:
+        """Raise :class:`NonFiniteError` after restoring the model to ``before``, or return
+        the warning to issue (``on_nonfinite="warn"``)."""
+        message = divergence_message(type(self).__name__, costs, self._options["learning_rate"])
+        if self._options["on_nonfinite"] == "warn":
+            return f"{message}; the parameters are kept (on_nonfinite='warn')"
+        before.restore(self)
+        raise NonFiniteError(
+            f"{message}; the model is left as it was before this call (on_nonfinite='raise')"
+        )
 
     def _is_full_batch(self, n_rows: int) -> bool:
         size = self._options["batch_size"]
@@ -431,20 +325,16 @@ class GradientModel:
         """Whether encoding targets leaves the model unchanged (classifiers may learn classes)."""
         return True
 
-    def _prepare(self, X: np.ndarray, y: Any) -> np.ndarray:
+    def _prepare(self, X: np.ndarray, y: Any, names: np.ndarray | None) -> np.ndarray:
         """Validate ``y`` against ``X`` and the model; initialise parameters if needed."""
-        y = as_array(y, "y")
-        if y.ndim == 0 or y.ndim > 2:
-            raise InvalidDataError(f"y must be 1-D or 2-D; got shape {y.shape}")
-        _check_rows(X, y)
-        if self._n_features is not None and X.shape[1] != self._n_features:
-            raise InvalidDataError(
-                f"X has {X.shape[1]} features; this {type(self).__name__} was initialised "
-                f"with {self._n_features}"
-            )
-        Y = self._encode_targets(y)
+        targets = check_targets(y, task=self._task)
+        check_same_rows(X, targets)
+        self._check_feature_count(X)
+        self._check_feature_names(names)
+        Y = self._encode_targets(targets)
         if self._flat is None:
-            self.initialize(X.shape[1], y)
+            self.initialize(X.shape[1], targets)
+            self._feature_names = names
         return Y
 
     def _next_batch(self, n_rows: int) -> np.ndarray | None:
@@ -462,11 +352,10 @@ class GradientModel:
 
         A non-finite result means NaN or infinity in ``X`` (then
         :class:`NonFiniteError` is raised before anything changes) or parameters that
-        have diverged (then training goes on as it would have).
+        have diverged (then training goes on, and :meth:`train` reports it at the end).
         """
-        with np.errstate(all="ignore"):
-            cost, gradient = self._objective(X, Y)
-        if not _all_finite(cost, gradient):
+        cost, gradient = self._objective(X, Y)
+        if not (math.isfinite(cost) and is_finite_fast(gradient)):
             check_finite_features(X)
         return cost, gradient
 
@@ -495,6 +384,7 @@ class GradientModel:
         raise NotImplementedError
 
     def _encode_targets(self, y: np.ndarray) -> np.ndarray:
+        """Targets validated by ``check_targets`` -> the matrix (n_samples, n_outputs)."""
         raise NotImplementedError
 
     def _penalty_mask(self, params: ModelParameters) -> np.ndarray:
@@ -508,20 +398,3 @@ class GradientModel:
         ``Y`` is the encoded target matrix of shape (n_samples, n_outputs).
         """
         raise NotImplementedError
-
-    def _check_predict_features(self, X: Any) -> np.ndarray:
-        """Validate ``X`` for prediction against the model's feature count."""
-        self._require_parameters("predict")
-        X = check_features(X)
-        if X.shape[1] != self._n_features:
-            raise InvalidDataError(
-                f"X has {X.shape[1]} features; this {type(self).__name__} has {self._n_features}"
-            )
-        return X
-
-    def _require_parameters(self, what: str) -> None:
-        if self._flat is None:
-            raise NotInitializedError(
-                f"{what}: {type(self).__name__} has no parameters yet; call train() or "
-                f"set_model_parameters() first"
-            )

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from datapredict._validation import check_bool
-from datapredict.errors import DataTypeError, InvalidDataError, NonFiniteError
+from datapredict.errors import InvalidDataError
 from datapredict.models._linear import (
     affine,
     affine_gradient,
@@ -16,7 +16,7 @@ from datapredict.models._linear import (
     matrix_features,
 )
 from datapredict.models.base import GradientModel
-from datapredict.parameters import Layout, is_finite_fast
+from datapredict.parameters import Layout
 
 __all__ = ["LinearRegression"]
 
@@ -38,8 +38,16 @@ class LinearRegression(GradientModel):
         Penalties on every weight ``w`` but the intercept: the cost becomes
         ``sum((X W - y)**2) / (2 n) + l1 * sum(|w|) + l2 / 2 * sum(w**2)``. The same
         terms are added to the data cost of every model.
+    on_nonfinite : {"raise", "warn"}, default="raise"
+        When a ``train`` call diverges (a cost or the parameters become NaN or
+        infinite): raise :class:`~datapredict.errors.NonFiniteError` and leave the
+        model as it was before the call, or warn and keep the parameters.
     random_state : int, Generator or None, default=None
         Seeds the initialisation and the batch order.
+
+    Options are validated when they are used (``fit``, ``train``, ...), not by the
+    constructor or ``set_params``, as scikit-learn's estimators do; ``set_parameters``
+    validates at once.
 
     Notes
     -----
@@ -73,6 +81,7 @@ class LinearRegression(GradientModel):
         optimizer: str = "sgd",
         l1: float = 0.0,
         l2: float = 0.0,
+        on_nonfinite: str = "raise",
         random_state: Any = None,
     ) -> None:
         super().__init__(
@@ -83,13 +92,14 @@ class LinearRegression(GradientModel):
             optimizer=optimizer,
             l1=l1,
             l2=l2,
+            on_nonfinite=on_nonfinite,
             random_state=random_state,
         )
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted values: shape (n_samples,) for one output, else (n_samples, n_outputs)."""
-        self._require_parameters("predict")
-        Z = affine(self._params, self._check_predict_features(X), self._options["fit_intercept"])
+        X = self._check_predict_features(X)
+        Z = affine(self._params, X, self._options["fit_intercept"])
         return Z[:, 0] if Z.shape[1] == 1 else Z
 
     def score(self, X: Any, y: Any) -> float:
@@ -114,11 +124,7 @@ class LinearRegression(GradientModel):
         return 1 if y is None or y.ndim == 1 else y.shape[1]
 
     def _encode_targets(self, y):
-        if y.dtype.kind not in "biuf":
-            raise DataTypeError(f"y must hold real numbers; got dtype {y.dtype}")
-        Y = np.asarray(y, dtype=np.float64).reshape(y.shape[0], -1)
-        if not (is_finite_fast(Y.ravel()) or np.isfinite(Y).all()):
-            raise NonFiniteError("y must be finite; it holds NaN or infinite values")
+        Y = y.reshape(y.shape[0], -1)
         if self._flat is not None and Y.shape[1] != self._params.shape[1]:
             raise InvalidDataError(
                 f"y has {Y.shape[1]} outputs; this LinearRegression has {self._params.shape[1]}"

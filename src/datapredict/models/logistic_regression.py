@@ -35,7 +35,7 @@ class LogisticRegression(ClassifierMixin, GradientModel):
     classes : sequence or None, default=None
         All class labels. Needed when a child's shard does not hold every class;
         otherwise learned from the first labels seen.
-    batch_size, optimizer, l1, l2, random_state
+    batch_size, optimizer, l1, l2, on_nonfinite, random_state
         As for :class:`LinearRegression`.
 
     Notes
@@ -64,6 +64,7 @@ class LogisticRegression(ClassifierMixin, GradientModel):
         optimizer: str = "sgd",
         l1: float = 0.0,
         l2: float = 0.0,
+        on_nonfinite: str = "raise",
         random_state: Any = None,
     ) -> None:
         super().__init__(
@@ -75,6 +76,7 @@ class LogisticRegression(ClassifierMixin, GradientModel):
             optimizer=optimizer,
             l1=l1,
             l2=l2,
+            on_nonfinite=on_nonfinite,
             random_state=random_state,
         )
 

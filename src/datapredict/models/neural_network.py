@@ -9,15 +9,10 @@ from typing import Any
 import numpy as np
 
 from datapredict._validation import check_choice, check_int, option_error
-from datapredict.errors import (
-    DataTypeError,
-    InvalidDataError,
-    NonFiniteError,
-    ParameterStructureError,
-)
+from datapredict.errors import InvalidDataError, ParameterStructureError
 from datapredict.models._classes import ClassifierMixin, check_classes_option
 from datapredict.models._linear import column_sums
-from datapredict.models._losses import cross_entropy, probabilities, sigmoid
+from datapredict.models._losses import cross_entropy, sigmoid
 from datapredict.models.base import GradientModel
 from datapredict.parameters import Layout
 
@@ -100,7 +95,7 @@ class NeuralNetwork(ClassifierMixin, GradientModel):
         All class labels (classification only); see :class:`LogisticRegression`.
     max_iterations : int, default=500
     learning_rate : float, default=0.1
-    batch_size, optimizer, l1, l2, random_state
+    batch_size, optimizer, l1, l2, on_nonfinite, random_state
         As for :class:`LinearRegression`.
 
     Notes
@@ -131,6 +126,7 @@ class NeuralNetwork(ClassifierMixin, GradientModel):
         optimizer: str = "sgd",
         l1: float = 0.0,
         l2: float = 0.0,
+        on_nonfinite: str = "raise",
         random_state: Any = None,
     ) -> None:
         super().__init__(
@@ -144,12 +140,15 @@ class NeuralNetwork(ClassifierMixin, GradientModel):
             optimizer=optimizer,
             l1=l1,
             l2=l2,
+            on_nonfinite=on_nonfinite,
             random_state=random_state,
         )
 
     @property
     def _is_classifier(self) -> bool:
-        return self._options["task"] == "classification"
+        """From the ``task`` option as given (tags and methods exist before validation)."""
+        task = self._given["task"]
+        return not (isinstance(task, str) and task.lower() == "regression")
 
     def cost_and_gradient(self, params, X, Y):
         """Cost of ``Y`` under the network and its gradient per layer (backpropagation)."""
@@ -180,12 +179,6 @@ class NeuralNetwork(ClassifierMixin, GradientModel):
         Z = self._logits(X)
         return Z[:, 0] if Z.shape[1] == 1 else Z
 
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities (classification only), columns in ``classes_`` order."""
-        if not self._is_classifier:
-            raise InvalidDataError("predict_proba is only defined for task='classification'")
-        return probabilities(self._logits(X))
-
     def score(self, X: Any, y: Any) -> float:
         """Accuracy (classification) or R² (regression)."""
         if self._is_classifier:
@@ -211,11 +204,7 @@ class NeuralNetwork(ClassifierMixin, GradientModel):
     def _encode_targets(self, y):
         if self._is_classifier:
             return super()._encode_targets(y)
-        if y.dtype.kind not in "biuf":
-            raise DataTypeError(f"y must hold real numbers; got dtype {y.dtype}")
-        Y = np.asarray(y, dtype=np.float64).reshape(y.shape[0], -1)
-        if not np.isfinite(Y).all():
-            raise NonFiniteError("y must be finite; it holds NaN or infinite values")
+        Y = y.reshape(y.shape[0], -1)
         if self._flat is not None and Y.shape[1] != self._output_count():
             raise InvalidDataError(
                 f"y has {Y.shape[1]} outputs; this NeuralNetwork has {self._output_count()}"
@@ -229,11 +218,13 @@ class NeuralNetwork(ClassifierMixin, GradientModel):
         ok = ok and all(len(s) == 2 for s in shapes) and shapes[0][0] >= 2
         ok = ok and all(a[1] + 1 == b[0] for a, b in itertools.pairwise(shapes))
         ok = ok and all(s[1] == h for s, h in zip(shapes, hidden, strict=False))
+        ok = ok and shapes[-1][1] >= 1
         if not ok:
             raise ParameterStructureError(
                 f"params for NeuralNetwork(hidden_layer_sizes={hidden}) must be a list of "
                 f"{len(hidden) + 1} matrices (n_in + 1, n_out) chaining through {hidden}, "
-                f"the first with at least 2 rows; got {layout.describe()}"
+                f"the first with at least 2 rows, the last with at least 1 column; "
+                f"got {layout.describe()}"
             )
         if self._is_classifier:
             self._check_classifier_outputs(shapes[-1][1])
