@@ -342,3 +342,14 @@ def test_shard_targets_are_checked_against_the_models_task_before_any_work(facto
     with pytest.raises(dp.errors.DataPredictError, match=fragment):
         dp.train_distributed(factory, [(X, good_y), (X, y)], callback=calls.append)
     assert calls == []
+
+
+def test_integer_valued_float_targets_with_many_values_warn_a_classifier():
+    from datapredict.datasets import load_dataset as load
+
+    data = load("diabetes")  # targets 25.0 ... 346.0: 214 distinct values
+    shards = split(data.X, data.y.astype(float), 2, how="iid", random_state=0)
+    with pytest.warns(UserWarning, match=r"214-class model.*use a regressor"):
+        dp.train_distributed(
+            lambda: dp.LogisticRegression(max_iterations=1), shards, rounds=1, random_state=0
+        )

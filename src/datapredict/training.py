@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -37,6 +38,7 @@ from datapredict.runner import Runner
 __all__ = ["train_distributed"]
 
 _OWNER = "train_distributed"
+_MANY_CLASSES = 50  # float labels with more distinct values than this look continuous
 
 
 def _check_shards(shards: Any, name: str = "shards") -> list[tuple[np.ndarray, np.ndarray]]:
@@ -113,9 +115,22 @@ def _check_targets(model: Any, shards: list) -> None:
     finite numbers for a regressor, discrete labels for a classifier."""
     kind = getattr(model, "_estimator_type", None)
     task = {"classifier": "classification", "regressor": "regression"}.get(kind)
-    if task is not None:
-        for i, (_, y) in enumerate(shards):
-            check_targets(y, f"shards[{i}][1]", task=task)
+    if task is None:
+        return
+    for i, (_, y) in enumerate(shards):
+        check_targets(y, f"shards[{i}][1]", task=task)
+    labels = np.concatenate([np.asarray(y).ravel() for _, y in shards])
+    if task == "classification" and labels.dtype.kind == "f":
+        classes = np.unique(labels).size
+        if classes > _MANY_CLASSES and classes > 0.1 * labels.size:
+            warnings.warn(
+                f"train_distributed: the classifier's targets are floats with {classes} "
+                f"distinct values among {labels.size} rows, so it builds a {classes}-class "
+                "model; if y is a continuous quantity, use a regressor (LinearRegression, "
+                "NeuralNetwork(task='regression'))",
+                UserWarning,
+                stacklevel=3,
+            )
 
 
 def _progress(total: int, enabled: bool | None, description: str):

@@ -316,3 +316,32 @@ def test_a_sync_server_with_a_robust_rule_stays_finite_under_one_huge_push(rule)
     main = server.get_model_parameters()
     assert np.isfinite(main).all()
     np.testing.assert_allclose(-main, np.median(honest, axis=0), atol=0.1)
+
+
+def test_main_parameters_refused_by_a_child_change_nothing():
+    from datapredict.models import LinearRegression
+
+    coordinator = DistributedModelParameters(updates_per_merge=2)
+    first, second = LinearRegression(), LinearRegression()
+    first.initialize(3)
+    second.initialize(3)
+    coordinator.set_main_model_parameters(first.get_model_parameters())
+    coordinator.add_model(first)
+    coordinator.add_model(second)
+    before, version = coordinator.get_main_model_parameters(return_version=True)
+    with pytest.raises(errors.ParameterStructureError):
+        coordinator.set_main_model_parameters(np.zeros((6, 1)))  # 5 features: refused
+    after, version_after = coordinator.get_main_model_parameters(return_version=True)
+    np.testing.assert_array_equal(after, before)
+    assert version_after == version
+    for child in (first, second):
+        np.testing.assert_array_equal(child.get_model_parameters(), before)
+    X, y = np.ones((4, 3)), np.ones(4)
+    coordinator.train(X, y, 0)  # training goes on with the old structure
+    coordinator.train(X, y, 1)
+    assert coordinator.version == version + 1
+
+
+def test_merger_set_data_refuses_missing_targets():
+    with pytest.raises(errors.InvalidDataError, match="got None"):
+        ModelParametersMerger().set_data(np.zeros((3, 2)), None)

@@ -140,6 +140,14 @@ class ChildSlots:
             rows[int(np.searchsorted(index, slot))] = vector
         return rows, [weights[i] for i in index]
 
+    def copy(self) -> ChildSlots:
+        """An independent copy (rows included)."""
+        twin = ChildSlots()
+        twin.rows = self.rows.copy()
+        twin.present, twin.weights = list(self.present), list(self.weights)
+        twin.generations, twin.updates = list(self.generations), self.updates
+        return twin
+
     def fill(self, main: np.ndarray) -> None:
         """Every child now holds ``main``; the update count restarts."""
         n = len(self.present)

@@ -133,18 +133,27 @@ class CoordinatorCore:
         """Adopt ``main`` (a validated, owned flat vector) as the main parameters.
 
         Queued pushes are applied first; pushes collected for the old parameters are
-        discarded; the version counts one.
+        discarded; the version counts one. If ``on_update`` refuses them (a child of
+        another structure), everything is as before the call and the error is raised.
         """
         if self.worker.running:
             self.worker.flush()
         with self.lock:
-            self.layout, self.main = layout, main
-            self.optimizer_state = self.chain.init(main)
-            self.pending.reset(main.size, main.dtype)
-            self.slots.fill(main)
+            saved = (self.layout, self.main, self.optimizer_state, self.pending, self.slots)
+            try:
+                self.layout, self.main = layout, main
+                self.optimizer_state = self.chain.init(main)
+                self.pending, self.slots = PendingRows(), saved[4].copy()
+                self.pending.reset(main.size, main.dtype)
+                self.slots.fill(main)
+                if self.on_update is not None:
+                    self.on_update(main)  # a child refusing them raises here
+            except BaseException:
+                self.layout, self.main, self.optimizer_state, self.pending, self.slots = saved
+                if self.on_update is not None and self.main is not None:
+                    self.on_update(self.main)  # the children that took them go back
+                raise
             self.stats_.version += 1
-            if self.on_update is not None:
-                self.on_update(main)
 
     def adopt_layout(self, layout: Layout) -> Layout:
         """Fix the structure if none is known yet; return the structure in force."""

@@ -120,11 +120,13 @@ class ModelParametersMerger:
     def set_data(self, X: Any, y: Any) -> None:
         """Validation data for "weighted_average" and "best"."""
         X = check_features(X)
+        if y is None:
+            raise InvalidDataError("set_data: y must be an array of targets, one per row; got None")
         y = np.asarray(y)
-        if y.shape[0] != X.shape[0]:
+        if y.ndim == 0 or y.shape[0] != X.shape[0]:
             raise InvalidDataError(
                 f"set_data: X and y must have the same number of rows; X has {X.shape[0]}, "
-                f"y has {y.shape[0]}"
+                f"y has shape {y.shape}"
             )
         self._data = (X, y)
 
