@@ -22,6 +22,7 @@ from typing import Any
 
 from datapredict._validation import check_choice, check_float, check_int
 from datapredict.coordinators._door import check_push_id, check_version, enter, new_main
+from datapredict.coordinators._facade import CoreFacade
 from datapredict.coordinators.chain import AggregationChain
 from datapredict.coordinators.core import CoordinatorCore
 from datapredict.coordinators.outcome import PushOutcome, PushStats
@@ -29,7 +30,7 @@ from datapredict.errors import InvalidOptionError, NotInitializedError
 from datapredict.merge.rules import Average, resolve_rule
 from datapredict.merge.server_optimizers import resolve_server_optimizer
 from datapredict.merge.staleness import resolve_staleness
-from datapredict.parameters import Layout, ModelParameters
+from datapredict.parameters import ModelParameters
 
 __all__ = ["DistributedGradients"]
 
@@ -41,7 +42,7 @@ def _sign(mode: Any) -> float:
     return -1.0 if mode == "descent" else 1.0
 
 
-class DistributedGradients:
+class DistributedGradients(CoreFacade):
     """A thread-safe parameter server for children's gradient steps.
 
     Parameters
@@ -190,26 +191,6 @@ class DistributedGradients:
         return (params, version) if return_version else params
 
     @property
-    def core(self) -> CoordinatorCore:
-        """The flat-vector core (``push``, ``main_vector``, ``state_dict``, ...)."""
-        return self._core
-
-    @property
-    def main_vector(self):
-        """A read-only view of the current main flat vector (no copy), or None before any."""
-        return self._core.main_vector
-
-    @property
-    def version(self) -> int:
-        """Number of updates applied to the main parameters (setting them counts one)."""
-        return self._core.version
-
-    @property
-    def layout(self) -> Layout | None:
-        """The main parameters' layout, once set."""
-        return self._core.layout
-
-    @property
     def stats(self) -> PushStats:
         """A snapshot of the push counters."""
         return self._core.stats
@@ -278,27 +259,6 @@ class DistributedGradients:
     def clear_gradients(self) -> None:
         """Drop queued pushes and any partly collected round or buffer."""
         self._core.discard_pending()
-
-    def start(self) -> None:
-        """Apply pushes on a background thread from now on."""
-        self._core.start()
-
-    def stop(self) -> None:
-        """Apply every queued push, then stop the background thread."""
-        self._core.stop()
-
-    def flush(self) -> None:
-        """Block until every push queued so far has been applied."""
-        self._core.flush()
-
-    # ------------------------------------------------------------- checkpoint
-    def state_dict(self) -> dict[str, Any]:
-        """Everything needed to resume: main vector, version, optimizer state, last push ids."""
-        return self._core.state_dict()
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` returned; the layout must already be set."""
-        self._core.load_state_dict(state)
 
     def __repr__(self) -> str:
         return (

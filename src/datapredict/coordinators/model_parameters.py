@@ -27,6 +27,7 @@ import numpy as np
 
 from datapredict._validation import check_int
 from datapredict.coordinators._door import check_weight, enter, new_main
+from datapredict.coordinators._facade import CoreFacade
 from datapredict.coordinators.chain import AggregationChain
 from datapredict.coordinators.core import CoordinatorCore
 from datapredict.coordinators.merger import ModelParametersMerger
@@ -45,7 +46,7 @@ __all__ = ["DistributedModelParameters"]
 _OWNER = "DistributedModelParameters"
 
 
-class DistributedModelParameters:
+class DistributedModelParameters(CoreFacade):
     """A merging coordinator (federated averaging when the merge is "average"/"fedavg").
 
     Parameters
@@ -57,12 +58,9 @@ class DistributedModelParameters:
         How candidates are merged; default ``ModelParametersMerger()`` (average).
     server_optimizer : str or server optimizer, optional
         Turns the merge into the new main parameters (default ``Replace``: main = merge).
-    max_queued : int, default=64
-        After ``start()``: pushes queued for the background worker at most (each holds
-        a copy of the push).
-    when_full : {"wait", "raise"}, default="wait"
-        A push to a full queue waits for room, or raises ``QueueFullError`` and is not
-        accepted.
+    max_queued, when_full
+        The background queue's bound and what a push to a full queue does (see
+        :class:`~datapredict.coordinators.gradients.DistributedGradients`).
 
     Examples
     --------
@@ -155,24 +153,9 @@ class DistributedModelParameters:
         return (params, version) if return_version else params
 
     @property
-    def core(self) -> CoordinatorCore:
-        """The flat-vector core (``push``, ``main_vector``, ``state_dict``, ...)."""
-        return self._core
-
-    @property
     def update_count(self) -> int:
         """Updates counted since the last merge."""
         return self._core.pending_count
-
-    @property
-    def main_vector(self) -> np.ndarray | None:
-        """A read-only view of the current main flat vector (no copy), or None before any."""
-        return self._core.main_vector
-
-    @property
-    def version(self) -> int:
-        """Number of merges applied (setting main parameters counts one)."""
-        return self._core.version
 
     @property
     def models(self) -> list[Any]:
@@ -330,27 +313,6 @@ class DistributedModelParameters:
         """Merge the candidates counted so far without waiting for ``updates_per_merge``
         (e.g. when stragglers miss a deadline). Returns whether a merge happened."""
         return self._core.close_round()
-
-    def start(self) -> None:
-        """Merge on a background thread from now on (pushes are queued)."""
-        self._core.start()
-
-    def stop(self) -> None:
-        """Apply everything queued (finishing a merge that is due), then stop the thread."""
-        self._core.stop()
-
-    def flush(self) -> None:
-        """Block until everything queued so far has been applied."""
-        self._core.flush()
-
-    # ------------------------------------------------------------- checkpoint
-    def state_dict(self) -> dict[str, Any]:
-        """Main vector, version, update count, server optimizer state and last push ids."""
-        return self._core.state_dict()
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state_dict`'s output; the layout must already be set."""
-        self._core.load_state_dict(state)
 
     # --------------------------------------------------------------- internals
     def _model(self, index: Any) -> Any:
