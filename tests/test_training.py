@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import datapredict as dp
+from datapredict.backends import ThreadsBackend
 from datapredict.datasets import load_dataset, split, train_test_split
 from datapredict.errors import ChildFailureError, InvalidDataError, InvalidOptionError
 from datapredict.merge.server_optimizers import FedAdam, FedAvgM
@@ -146,7 +147,7 @@ def test_quorum_closes_rounds_without_stragglers_and_counts_late_pushes(digits):
         shards,
         strategy="gradients",
         rounds=3,
-        backend="threads",
+        backend=ThreadsBackend(num_workers=3),  # the straggler holds up only its worker
         quorum=dp.Quorum(min_children=2, round_timeout=0.05),
         random_state=0,
     )
@@ -238,7 +239,7 @@ class _CountingFactory:
     [
         ({"model_factory": lambda: None}, "model_factory"),
         ({"backend": None}, "backend"),
-        ({"backend": object()}, "lacks start"),
+        ({"backend": object()}, "lacks open"),
         ({"random_state": "a"}, "random_state"),
         ({"random_state": -1}, "random_state"),
         ({"callback": 5}, "callback"),

@@ -1,6 +1,6 @@
 """What a training job returns: one :class:`RoundRecord` per round in a :class:`History`,
 inside a :class:`TrainingResult`; and :class:`RoundWindow`, the bookkeeping of one round
-while it runs (the runner's sync, async and streamed loops share it).
+while it runs (the runner's sync and async loops share it).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from typing import Any
 
 from datapredict.backends.base import ChildResult
@@ -23,37 +24,23 @@ __all__ = ["Runner"]
 logger = logging.getLogger("datapredict")
 
 
-def _first_arrivals(arrivals: list, seen: set[tuple[int, int]]) -> list:
-    """The arrivals whose push (child, push number) is not in ``seen``, which they join.
-
-    A coordinator that crashes after logging a push but before replying to its child
-    sees the child's retried call after its restart and logs the push again.
-    """
-    first = []
-    for arrival in arrivals:
-        key = (arrival.result.child, arrival.seq)
-        if key not in seen:
-            seen.add(key)
-            first.append(arrival)
-    return first
-
-
 class Runner:
     """The loop of a job, the same for every backend and wherever the coordinator runs.
 
     It sends work to the children through the backend, hands what they push to the
     coordinator's host (in this process or a Ray actor) and records each round in
-    :attr:`history`.
+    :attr:`history`. ``sampler`` says which children take part in each round.
     """
 
-    def __init__(self, host, backend, main_model, eval_data, callback) -> None:
-        self.host, self.backend = host, backend
+    def __init__(self, host, backend, sampler, main_model, eval_data, callback) -> None:
+        self.host, self.backend, self.sampler = host, backend, sampler
         self.main_model, self.eval_data, self.callback = main_model, eval_data, callback
         self.history = History()
         self.dead: set[int] = set()
         self.first_round = 0
         self.next_seq = 0
         self.in_flight: dict[int, int] = {}
+        self._reassigned = 0
 
     def resume(self, directory: str) -> None:
         """Load a checkpoint into the coordinator and continue from its round."""
@@ -61,11 +48,12 @@ class Runner:
         self.first_round, self.next_seq = position["round"], position["next_seq"]
         logger.info("resumed from %s at round %d", directory, self.first_round)
 
-    def _submit(self, child: int, handle: Any) -> None:
-        """Send work to ``child``; its push will carry the id ``(child, seq)``."""
-        self.in_flight[child] = self.next_seq
-        self.next_seq += 1
-        self.backend.submit(child, handle)
+    def _submit(self, children: list[int], handle: Any) -> None:
+        """Send work to ``children``; each push will carry the id ``(child, seq)``."""
+        for child in children:
+            self.in_flight[child] = self.next_seq
+            self.next_seq += 1
+        self.backend.submit(children, handle)
 
     def _position(self, next_round: int) -> dict[str, int]:
         return {"round": next_round, "next_seq": self.next_seq}
@@ -90,23 +78,22 @@ class Runner:
         failures.append(f"child {result.child}: {result.error}")
         logger.warning("child %d failed and leaves the job: %s", result.child, result.error)
 
-    def _alive(self, n_children: int) -> list[int]:
-        alive = [i for i in range(n_children) if i not in self.dead]
-        if not alive:
+    def _alive(self, children: list[int]) -> list[int]:
+        alive = [c for c in children if c not in self.dead]
+        if len(self.dead) >= self.sampler.n_children:
             raise ChildFailureError("every child failed; see the history's failures")
         return alive
 
-    def run_sync(self, rounds, n_children, quorum, round_timeout, bar) -> None:
-        """Rounds up to ``rounds``: every live child works from the same version; the
-        round closes on all of them, or on ``quorum`` once ``round_timeout`` passed."""
+    def run_sync(self, rounds, quorum, round_timeout, bar) -> None:
+        """Rounds up to ``rounds``: the round's live children work from the same version;
+        the round closes on all of them, or on ``quorum`` once ``round_timeout`` passed."""
         busy: set[int] = set()
         for index in range(self.first_round, rounds):
             window = RoundWindow(time.perf_counter())
             main, version = self.host.main()
             handle = self.backend.broadcast(main, version)
-            targets = [c for c in self._alive(n_children) if c not in busy]
-            for child in targets:
-                self._submit(child, handle)
+            targets = [c for c in self._alive(self.sampler.sample(index)) if c not in busy]
+            self._submit(targets, handle)
             busy.update(targets)
             late = self._collect(window, version, busy, len(targets), quorum, round_timeout)
             window.results.sort(key=lambda r: r.child)  # pushes combine in child order
@@ -141,35 +128,33 @@ class Runner:
                     window.results.append(result)
         return late
 
-    def run_async(self, rounds, n_children, max_staleness, bar) -> None:
-        """``(rounds - first round) x n_children`` pushes, each applied as it arrives
-        (pushes more than ``max_staleness`` versions old are dropped); K make a round."""
-        if self.backend.streams_async:  # children push to the coordinator themselves
-            self._run_async_streamed(rounds, n_children, max_staleness, bar)
-            return
-        budget = (rounds - self.first_round) * n_children
+    def _units(self, rounds: int) -> list[int]:
+        """The async job's units of work, in order: each round's sampled children."""
+        return [c for r in range(self.first_round, rounds) for c in self.sampler.sample(r)]
+
+    def run_async(self, rounds, max_staleness, bar) -> None:
+        """One push per unit of work (each round's sampled children, in order), each
+        applied as it arrives (pushes more than ``max_staleness`` versions old are
+        dropped); ``children_per_round`` pushes make a round."""
+        units, per_round = deque(self._units(rounds)), self.sampler.per_round
         main, version = self.host.main()
         handles = {version: self.backend.broadcast(main, version)}
-        for child in self._alive(n_children):
-            self._submit(child, handles[version])
-        in_flight = submitted = n_children
+        busy: set[int] = set()
+        self._hand_out(units, busy, per_round, handles[version])
         window, index = RoundWindow(time.perf_counter()), self.first_round
-        while in_flight:
+        while busy:
             for result in self.backend.wait(None):
-                in_flight -= 1
+                busy.discard(result.child)
                 if result.error is not None:
                     self._failed(result, window.failures)
-                    self._alive(n_children)
-                    continue
-                self._apply_async(result, max_staleness, window, index)
-                if submitted < budget:
-                    main, version = self.host.main()
-                    if version not in handles:
-                        handles = {version: self.backend.broadcast(main, version)}
-                    self._submit(result.child, handles[version])
-                    in_flight += 1
-                    submitted += 1
-                if len(window) == n_children or in_flight == 0:
+                    self._alive([])
+                else:
+                    self._apply_async(result, max_staleness, window, index)
+                main, version = self.host.main()
+                if version not in handles:
+                    handles = {version: self.backend.broadcast(main, version)}
+                self._hand_out(units, busy, len(busy) + 1, handles[version])
+                if len(window) == per_round or not busy:
                     now = time.perf_counter()
                     self._record(index, window, now)
                     index += 1
@@ -178,6 +163,24 @@ class Runner:
                         bar.update()
         if window:  # the last failures came after the last full window
             self._record(index, window, time.perf_counter())
+
+    def _hand_out(self, units: deque, busy: set[int], limit: int, handle: Any) -> None:
+        """Submit the next units until ``limit`` are in flight; a busy child's unit waits
+        for it, a dead child's goes to a live child (so the job's budget of pushes holds,
+        less the units that failed)."""
+        waiting: list[int] = []
+        while units and len(busy) < limit:
+            child = units.popleft()
+            if child in self.dead:  # its unit goes to the next live child, in turn
+                alive = self._alive(range(self.sampler.n_children))
+                child = alive[self._reassigned % len(alive)]
+                self._reassigned += 1
+            if child in busy:
+                waiting.append(child)
+                continue
+            busy.add(child)
+            self._submit([child], handle)
+        units.extendleft(reversed(waiting))
 
     def _apply_async(self, result, max_staleness, window: RoundWindow, index: int) -> None:
         """Push one async result to the coordinator unless too stale; count it in
@@ -193,40 +196,3 @@ class Runner:
             else:
                 window.staleness.append(lag)
         window.results.append(result)
-
-    def _run_async_streamed(self, rounds, n_children, max_staleness, bar) -> None:
-        """Async with children pushing straight to the coordinator (the backend's
-        ``stream_async``): the driver only turns what arrived into the history."""
-        budget = (rounds - self.first_round) * n_children
-        index, version = self.first_round, None
-        window = RoundWindow(time.time())  # then the coordinator's clock (received_at)
-        events = self.backend.stream_async(
-            self._alive(n_children),
-            n_children,
-            budget,
-            self._position(self.first_round),
-            max_staleness,
-        )
-        seen: set[tuple[int, int]] = set()
-        for logged, lost in events:
-            arrivals = _first_arrivals(logged, seen)
-            for result in lost + [a.result for a in arrivals if a.result.error is not None]:
-                self._failed(result, window.failures)
-                self._alive(n_children)
-            for arrival in arrivals:
-                version = arrival.version
-                if arrival.result.error is not None:
-                    continue
-                if arrival.dropped:
-                    window.dropped += 1
-                else:
-                    window.staleness.append(arrival.lag)
-                window.results.append(arrival.result)
-                if len(window) == n_children:
-                    self._record(index, window, arrival.received_at, version)
-                    index += 1
-                    window = RoundWindow(arrival.received_at)
-                    if bar is not None:
-                        bar.update()
-        if window:
-            self._record(index, window, max(window.started, time.time()), version)

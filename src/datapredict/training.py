@@ -25,7 +25,7 @@ from datapredict._validation import (
     option_error,
 )
 from datapredict.adapters._check import check_child
-from datapredict.backends.base import ChildSpec, check_backend
+from datapredict.backends.base import JobSpec, Shards, check_backend
 from datapredict.coordinators.checkpointer import Checkpointer
 from datapredict.coordinators.factory import CoordinatorFactory
 from datapredict.coordinators.host import LocalCoordinator
@@ -34,6 +34,7 @@ from datapredict.options import Aggregation, AsyncPolicy, Checkpointing, Quorum
 from datapredict.parameters import Layout
 from datapredict.results import RoundRecord, TrainingResult
 from datapredict.runner import Runner
+from datapredict.sampling import ChildSampler
 
 __all__ = ["train_distributed"]
 
@@ -162,6 +163,7 @@ def train_distributed(
     asynchrony: AsyncPolicy | None = None,
     quorum: Quorum | None = None,
     checkpoint: Checkpointing | str | None = None,
+    children_per_round: int | float | None = None,
     progress: bool | None = None,
     callback: Callable[[RoundRecord], None] | None = None,
 ) -> TrainingResult:
@@ -178,13 +180,16 @@ def train_distributed(
         Children push one step (:class:`DistributedGradients`) or their parameters after
         ``local_iterations`` steps (:class:`DistributedModelParameters`).
     rounds : int, default=10
-        Rounds; every child works once per round (async: K pushes make a round).
+        Rounds; every child (or each round's sample) works once per round (async: that
+        many pushes make a round).
     mode : {"sync", "async"}, default="sync"
         Sync waits for every child (or a ``quorum``) and combines pushes in child order;
         async applies each push as it arrives.
     backend : {"inline", "threads", "ray"} or backend object, default="inline"
         Where children run; a backend object for options, e.g.
-        ``RayBackend(address="auto", num_cpus=1)``.
+        ``RayBackend(num_workers=2)``. A backend object is reused across jobs (its
+        workers start once) and closed by its owner (``with RayBackend() as backend:``);
+        a name makes a backend for this job only.
     merger : str, merge rule or ModelParametersMerger, optional
         Shortcut for ``Aggregation(merger=...)``: default "average".
     server_optimizer : str or server optimizer, optional
@@ -206,6 +211,10 @@ def train_distributed(
     checkpoint : Checkpointing or path, optional
         Save the coordinator's state atomically (a path: there, after every update), and
         resume from a saved job (``Checkpointing(path, resume_from=path)``).
+    children_per_round : int or float, optional
+        Client sampling: each round trains this many children (a count, or a fraction
+        in (0, 1] of them), drawn uniformly without replacement from ``random_state``
+        and the round's index (a resumed job draws the same). Default: every child.
     progress : bool, optional
         Show a progress bar (default: when stderr is a terminal).
     callback : callable, optional
@@ -238,51 +247,51 @@ def train_distributed(
     quorum = _checked(quorum, Quorum, "quorum")
     checkpoint = Checkpointing.of(checkpoint)
     local_iterations = _local_iterations(strategy, local_iterations)
-    n_children = len(shards)
-    min_children = n_children if quorum is None else quorum.min_children
-    if min_children > n_children:
-        raise option_error(
-            "Quorum", "min_children", f"an integer in [1, {n_children}]", min_children
-        )
-    make_coordinator = CoordinatorFactory(strategy, mode, n_children, aggregation, asynchrony)
+    seed = np.random.SeedSequence(random_state)
+    main_seed, *child_seeds = seed.spawn(len(shards) + 1)
+    (sample_seed,) = seed.spawn(1)  # after the children's: their seeds stay as they were
+    sampler = ChildSampler(len(shards), children_per_round, sample_seed)
+    min_children = sampler.per_round if quorum is None else quorum.min_children
+    if min_children > sampler.per_round:
+        expected = f"an integer in [1, {sampler.per_round}] (children per round)"
+        raise option_error("Quorum", "min_children", expected, min_children)
+    make_coordinator = CoordinatorFactory(
+        strategy, mode, sampler.per_round, aggregation, asynchrony
+    )
     make_coordinator()  # validates the combination of options before anything starts
     backend_impl = _make_backend(backend)
+    owns_backend = isinstance(backend, str)
 
-    main_seed, *child_seeds = np.random.SeedSequence(random_state).spawn(n_children + 1)
     main_model, main = _initial_main(model_factory, strategy, shards, main_seed)
-    labels = np.concatenate([y for _, y in shards])
-    n_features = shards[0][0].shape[1]
     layout = Layout.from_template(main)
-    specs = [
-        ChildSpec(
-            i, model_factory, X, y, strategy, local_iterations, child_seeds[i], n_features, labels
-        )
-        for i, (X, y) in enumerate(shards)
-    ]
+    labels = np.unique(np.concatenate([np.asarray(y).ravel() for _, y in shards]))
+    spec = JobSpec(model_factory, strategy, local_iterations, shards[0][0].shape[1], labels, layout)
     started = time.perf_counter()
     bar = _progress(rounds, progress, f"{strategy} ({mode})")
-    backend_impl.start(specs, layout)
     host = None
     try:
+        backend_impl.open(spec, Shards.of(shards, child_seeds))
         checkpointer = Checkpointer(
             None if checkpoint is None else checkpoint.directory,
             1 if checkpoint is None else checkpoint.every,
         )
         host = _host(backend_impl, make_coordinator, layout.flatten(main), layout, checkpointer)
-        loop = Runner(host, backend_impl, main_model, eval_data, callback)
+        loop = Runner(host, backend_impl, sampler, main_model, eval_data, callback)
         if checkpoint is not None and checkpoint.resume_from is not None:
             loop.resume(checkpoint.resume_from)
         if mode == "sync":
             timeout = None if quorum is None else quorum.round_timeout
-            loop.run_sync(rounds, n_children, min_children, timeout, bar)
+            loop.run_sync(rounds, min_children, timeout, bar)
         else:
             bound = asynchrony.max_staleness if strategy == "model_parameters" else None
-            loop.run_async(rounds, n_children, bound, bar)
+            loop.run_async(rounds, bound, bar)
         final, version = host.parameters()
     finally:
         if host is not None:
             host.close()
-        backend_impl.close()
+        backend_impl.release()
+        if owns_backend:
+            backend_impl.close()
         if bar is not None:
             bar.close()
     main_model.set_model_parameters(final)

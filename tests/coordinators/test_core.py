@@ -70,7 +70,8 @@ class CountingArray(np.ndarray):
 
 
 def _result(payload: np.ndarray, child: int = 0) -> ChildResult:
-    return ChildResult(child, payload, version=1, n_samples=3, cost=0.0, seconds=0.0)
+    """A result whose push is ``payload``, as row 0 of a one-row block (a view)."""
+    return ChildResult(child, payload[None, :], 1, n_samples=3, cost=0.0, seconds=0.0, row=0)
 
 
 def test_in_process_async_step_is_applied_without_a_copy():

@@ -1,154 +1,147 @@
-"""What every backend shares: the child's unit of work and the backend interface.
+"""What every backend shares: a job's description, a child's result, the backend protocol.
 
-A backend only knows how to run children: create each from the factory and its
-shard (:class:`ChildWorker`), send them main parameters, collect what they push and
-close. The coordinators and the runner's loop are the same for every backend.
+Children are data: a child is its index, its shard and its seed (plus the training
+state its worker keeps between rounds). A backend runs a fixed pool of workers (inline:
+one; threads: ``num_workers`` threads; Ray: ``num_workers`` actors); each worker keeps
+one model instance and trains many children with it, one after another
+(:class:`~datapredict.backends.worker.PoolWorker`), and returns their pushes as one
+stacked (k, P) block. The coordinators and the runner's loop are the same for every
+backend.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
 from datapredict.errors import InvalidOptionError
-from datapredict.models.base import GradientModel
 from datapredict.parameters import Layout
 
-__all__ = ["Backend", "ChildResult", "ChildSpec", "ChildWorker", "check_backend"]
+__all__ = ["Backend", "ChildResult", "JobSpec", "Shards", "check_backend"]
 
 
 @dataclass(frozen=True)
-class ChildSpec:
-    """Everything needed to build one child, on any machine.
+class JobSpec:
+    """What every worker of a job needs to train any of its children.
 
     Attributes
     ----------
-    index : int
-        The child's 0-based index.
     model_factory : callable
         Zero-argument callable returning a fresh model.
-    X, y : ndarray
-        The child's shard.
     strategy : {"gradients", "model_parameters"}
         Push the last step, or the trained parameters.
     local_iterations : int
         Iterations per unit of work (1 for "gradients").
-    seed : numpy.random.SeedSequence
-        The child's own randomness (batch order).
     n_features : int
         Features of the whole dataset.
     labels : ndarray
-        All targets of the job (so classifiers know every class).
+        Every class of the job (so a classifier knows them all).
+    layout : Layout
+        The main parameters' structure.
     """
 
-    index: int
     model_factory: Callable[[], Any]
-    X: np.ndarray
-    y: np.ndarray
     strategy: str
     local_iterations: int
-    seed: np.random.SeedSequence
     n_features: int
     labels: np.ndarray
+    layout: Layout
+
+
+@dataclass(frozen=True)
+class Shards:
+    """Every child's data, in one place: shard ``i`` is ``X[bounds[i]:bounds[i + 1]]``.
+
+    One concatenated matrix (not one array per child), so that a Ray object store holds
+    it as one object, read by every worker without a copy.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    bounds: np.ndarray
+    seeds: tuple[np.random.SeedSequence, ...]
+
+    @classmethod
+    def of(cls, shards: Sequence[tuple[np.ndarray, np.ndarray]], seeds: Sequence) -> Shards:
+        """Concatenate ``shards`` (a list of (X, y)), with one seed per child."""
+        sizes = [len(X) for X, _ in shards]
+        bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        X = np.concatenate([X for X, _ in shards])
+        y = np.concatenate([np.asarray(y) for _, y in shards])
+        return cls(X, y, bounds, tuple(seeds))
+
+    def __len__(self) -> int:
+        return len(self.bounds) - 1
+
+    def shard(self, child: int) -> tuple[np.ndarray, np.ndarray]:
+        """Child ``child``'s (X, y), as views."""
+        start, stop = self.bounds[child], self.bounds[child + 1]
+        return self.X[start:stop], self.y[start:stop]
 
 
 @dataclass
 class ChildResult:
     """What a child pushes after one unit of work.
 
-    ``payload`` is the flat step (gradients) or flat parameters; ``version`` is the
-    version of the main parameters the child started from; ``cost`` is the cost at
-    those parameters on the child's shard. ``error`` is set (and ``payload`` None) when
-    the child failed.
+    ``payload`` holds the flat step (gradients) or flat parameters: row ``row`` of the
+    (k, P) block its worker returned for the children it trained together (on Ray, a
+    reference to that block). ``version`` is the version of the main parameters the
+    child started from; ``cost`` the cost at those parameters on the child's shard.
+    ``error`` is set (and ``payload`` None) when the child failed.
     """
 
     child: int
-    payload: np.ndarray | None
+    payload: Any
     version: int
     n_samples: int
     cost: float
     seconds: float
     error: str | None = None
+    row: int = 0
 
-
-class ChildWorker:
-    """One child: its model and its shard. Used inline, in threads or as a Ray actor."""
-
-    def __init__(self, spec: ChildSpec) -> None:
-        self.index = spec.index
-        self.X, self.y = spec.X, spec.y
-        self.strategy = spec.strategy
-        self.model = spec.model_factory()
-        options: dict[str, Any] = {"max_iterations": spec.local_iterations}
-        if _accepts_random_state(self.model):
-            options["random_state"] = np.random.default_rng(spec.seed)
-        self.model.set_parameters(**options)
-        if hasattr(self.model, "initialize"):
-            self.model.initialize(spec.n_features, spec.labels)
-        if spec.strategy == "gradients":
-            self.model.set_are_gradients_saved(True)
-
-    def work(self, main: np.ndarray, version: int, layout: Layout) -> ChildResult:
-        """Start from ``main`` (flat), train on the shard, return what to push."""
-        started = time.perf_counter()
-        self.model.set_model_parameters(layout.unflatten(main))
-        costs = np.atleast_1d(np.asarray(self.model.train(self.X, self.y), dtype=float))
-        if self.strategy != "gradients":
-            pushed = self.model.get_model_parameters()
-        elif isinstance(self.model, GradientModel):
-            pushed = self.model.get_gradients(copy=False)  # pushed before the next step
-        else:
-            pushed = self.model.get_gradients()
-        return ChildResult(
-            child=self.index,
-            payload=layout.flatten(pushed, "pushed", copy=False),  # a copy or a read-only view
-            version=version,
-            n_samples=len(self.X),
-            cost=float(costs[0]) if costs.size else float("nan"),
-            seconds=time.perf_counter() - started,
-        )
-
-
-def _accepts_random_state(model: Any) -> bool:
-    params = getattr(model, "get_params", None)
-    return params is not None and "random_state" in params()
+    def vector(self) -> np.ndarray:
+        """The pushed flat vector (a view of the block's row)."""
+        return self.payload[self.row]
 
 
 class Backend(Protocol):
-    """Where children run. Sync rounds and async loops are built from these calls.
+    """Where children run: a pool of workers, started once and reused across jobs.
 
-    Two optional capabilities change the flow of a job; a backend declares them with
-    its two flags, and provides the matching method when its flag is True:
+    A job calls :meth:`open` (start the workers if needed, place the job's data), then
+    rounds of :meth:`broadcast`, :meth:`submit` and :meth:`wait`, then :meth:`release`
+    (forget the job). :meth:`close` stops the workers; a backend is also a context
+    manager (``with RayBackend(num_workers=2) as backend: ...``) that closes on exit.
 
-    - ``hosts_coordinator``: :meth:`host_coordinator` runs the coordinator where the
-      children can reach it (Ray: an actor); otherwise the coordinator lives in the
-      driver's process (:class:`~datapredict.coordinators.host.LocalCoordinator`).
-    - ``streams_async``: :meth:`stream_async` runs a whole async job with children
-      pushing to the coordinator themselves; otherwise the runner drives async jobs
-      with ``submit``/``wait``.
+    One optional capability changes the flow of a job; a backend declares it with a
+    flag, and provides the matching method when the flag is True:
+    ``hosts_coordinator``: :meth:`host_coordinator` runs the coordinator where the
+    workers can reach it (Ray: an actor, so that blocks go to it without passing
+    through the driver); otherwise the coordinator lives in the driver's process
+    (:class:`~datapredict.coordinators.host.LocalCoordinator`).
     """
 
     hosts_coordinator: bool
-    streams_async: bool
 
-    def start(self, specs: list[ChildSpec], layout: Layout) -> None:
-        """Create the children."""
+    def open(self, job: JobSpec, shards: Shards) -> None:
+        """Start the workers (once) and give them the job and its data."""
 
     def broadcast(self, main: np.ndarray, version: int) -> Any:
         """Publish the main parameters once per version; returns a handle for ``submit``."""
 
-    def submit(self, child: int, handle: Any) -> None:
-        """Ask ``child`` to do one unit of work from the published parameters."""
+    def submit(self, children: list[int], handle: Any) -> None:
+        """Have ``children`` each do one unit of work from the published parameters."""
 
     def wait(self, timeout: float | None) -> list[ChildResult]:
-        """Return at least one finished result (empty on timeout), in completion order."""
+        """Return at least one finished result (empty on timeout or when idle)."""
+
+    def release(self) -> None:
+        """End the job: drop its queued work and data; the workers stay for the next."""
 
     def close(self) -> None:
-        """Release the children."""
+        """Stop the workers."""
 
     def host_coordinator(
         self, make_coordinator: Callable[[], Any], main: np.ndarray, layout: Layout, checkpointer
@@ -156,32 +149,18 @@ class Backend(Protocol):
         """Only if ``hosts_coordinator``: build the coordinator's host (the runner's
         interface of :class:`~datapredict.coordinators.host.LocalCoordinator`)."""
 
-    def stream_async(
-        self,
-        children: list[int],
-        n_children: int,
-        budget: int,
-        position: dict[str, int],
-        max_staleness: int | None,
-    ) -> Iterator[tuple[list[Any], list[ChildResult]]]:
-        """Only if ``streams_async``: run an async job of ``budget`` pushes; yield what
-        the coordinator received and the children lost, as it happens."""
 
-
-_REQUIRED = ("start", "broadcast", "submit", "wait", "close")
+_REQUIRED = ("open", "broadcast", "submit", "wait", "release", "close")
 
 
 def check_backend(backend: Any) -> Any:
     """Return ``backend`` if it follows :class:`Backend`; raise naming what is missing."""
     missing = [name for name in _REQUIRED if not callable(getattr(backend, name, None))]
-    for flag, method in (
-        ("hosts_coordinator", "host_coordinator"),
-        ("streams_async", "stream_async"),
-    ):
-        if not isinstance(getattr(backend, flag, None), bool):
-            missing.append(f"{flag} (a bool)")
-        elif getattr(backend, flag) and not callable(getattr(backend, method, None)):
-            missing.append(f"{method} (its {flag} is True)")
+    hosts = getattr(backend, "hosts_coordinator", None)
+    if not isinstance(hosts, bool):
+        missing.append("hosts_coordinator (a bool)")
+    elif hosts and not callable(getattr(backend, "host_coordinator", None)):
+        missing.append("host_coordinator (its hosts_coordinator is True)")
     if missing:
         raise InvalidOptionError(
             "The 'backend' option of train_distributed must be 'inline', 'threads', 'ray' "

@@ -1,41 +1,55 @@
-"""The threads backend: one thread per child (numpy releases the GIL in its kernels)."""
+"""The threads backend: ``num_workers`` threads, each with its own worker (one model).
+
+numpy releases the GIL inside its kernels, so children with large arrays train in
+parallel; small ones mostly take turns (see the README's note on speed).
+"""
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import os
 
 import numpy as np
 
-from datapredict.backends.base import ChildResult, ChildSpec, ChildWorker
-from datapredict.backends.inline import run_safely
-from datapredict.parameters import Layout
+from datapredict._validation import check_int
+from datapredict.backends._pool import PoolBackend
+from datapredict.backends.base import ChildResult
+from datapredict.backends.worker import PoolWorker
 
 __all__ = ["ThreadsBackend"]
 
 
-class ThreadsBackend:
-    """Run each child's work on a thread pool; results come back as they complete.
+class ThreadsBackend(PoolBackend):
+    """Run children on ``num_workers`` threads; each thread's worker trains its children.
+
+    Child ``c`` always goes to worker ``c % num_workers``, which keeps its training
+    state between rounds. A ``submit`` gives each worker one batch (its children of the
+    submission, in order), returned as one (k, P) block when the batch is done.
 
     Parameters
     ----------
-    max_workers : int, optional
-        Threads in the pool; default one per child.
+    num_workers : int, optional
+        Threads (and model instances); default ``os.cpu_count()``.
     """
 
     hosts_coordinator = False  # the coordinator lives in the driver's process
-    streams_async = False
 
-    def __init__(self, max_workers: int | None = None) -> None:
-        self._max_workers = max_workers
+    def __init__(self, num_workers: int | None = None) -> None:
+        count = (os.cpu_count() or 1) if num_workers is None else num_workers
+        self.num_workers = check_int("ThreadsBackend", "num_workers", count, minimum=1)
 
-    def start(self, specs: list[ChildSpec], layout: Layout) -> None:
-        """Create the children's workers and the thread pool."""
-        self._workers = [ChildWorker(spec) for spec in specs]
-        self._layout = layout
-        self._pool = cf.ThreadPoolExecutor(
-            max_workers=self._max_workers or len(specs), thread_name_prefix="datapredict-child"
-        )
+    def __repr__(self) -> str:
+        return f"ThreadsBackend(num_workers={self.num_workers})"
+
+    def _start_workers(self) -> None:
+        self._threads = [
+            cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"datapredict-worker-{w}")
+            for w in range(self.num_workers)
+        ]
         self._futures: set[cf.Future] = set()
+
+    def _load(self) -> None:
+        self._workers = [PoolWorker(self.job, self.shards) for _ in self._threads]
 
     def broadcast(self, main: np.ndarray, version: int):
         """A read-only copy of the main vector, shared by the threads of this version."""
@@ -43,24 +57,31 @@ class ThreadsBackend:
         main.flags.writeable = False
         return main, version
 
-    def submit(self, child: int, handle) -> None:
-        """Start one unit of work for ``child`` on the pool."""
+    def submit(self, children: list[int], handle) -> None:
+        """Start one batch per worker: its share of ``children``, in their order."""
         main, version = handle
-        self._futures.add(
-            self._pool.submit(run_safely, self._workers[child], main, version, self._layout)
-        )
+        batches: dict[int, list[int]] = {}
+        for child in children:
+            batches.setdefault(child % self.num_workers, []).append(child)
+        for w, batch in batches.items():
+            future = self._threads[w].submit(self._workers[w].work, batch, main, version)
+            self._futures.add(future)
 
     def wait(self, timeout: float | None) -> list[ChildResult]:
-        """The results finished first (at least one; empty on timeout or when idle)."""
+        """The results of the batches finished first (empty on timeout or when idle)."""
         if not self._futures:
             return []
         done, self._futures = cf.wait(
             self._futures, timeout=timeout, return_when=cf.FIRST_COMPLETED
         )
-        return [future.result() for future in done]
+        return [result for future in done for result in future.result()]
 
-    def close(self) -> None:
-        """Cancel what has not started and join the threads."""
+    def _forget_job(self) -> None:
         for future in self._futures:
             future.cancel()
-        self._pool.shutdown(wait=True)
+        cf.wait(self._futures)
+        self._futures = set()
+
+    def _stop_workers(self) -> None:
+        for pool in self._threads:
+            pool.shutdown(wait=True)

@@ -40,7 +40,7 @@ class Checkpointer:
     def restore(self, coordinator: Any, directory: str | Path) -> dict[str, int]:
         """Load ``directory``'s checkpoint into ``coordinator``; returns the position
         saved with it (the runner's round and next push number, and any other ints the
-        host added, such as an async stream's accounting)."""
+        host added)."""
         own = coordinator.state_dict()
         state = load_checkpoint(directory, own["optimizer_state"], main_template=own["main"])
         coordinator.load_state_dict(state)

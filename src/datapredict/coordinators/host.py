@@ -83,7 +83,7 @@ class LocalCoordinator:
         return self.layout.unflatten(main), version
 
     def _apply(self, result: ChildResult, push_id: tuple[int, int]) -> PushOutcome:
-        vector, bounded = enter_flat(self.layout, result.payload, "the child's push")
+        vector, bounded = enter_flat(self.layout, result.vector(), "the child's push")
         return self.core.push(
             vector,
             version=result.version,

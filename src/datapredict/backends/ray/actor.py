@@ -1,4 +1,4 @@
-"""The body of a child's Ray actor (``ray.remote`` is applied lazily, by the backend)."""
+"""The body of a pool worker's Ray actor (``ray.remote`` is applied lazily, by the backend)."""
 
 from __future__ import annotations
 
@@ -7,61 +7,52 @@ from typing import Any
 
 import numpy as np
 
-from datapredict.backends.base import ChildResult, ChildWorker
-from datapredict.backends.inline import run_safely
-from datapredict.parameters import Layout
+from datapredict.backends.base import ChildResult
+from datapredict.backends.worker import PoolWorker
 
-__all__ = ["ChildActor"]
+__all__ = ["WorkerActor"]
 
 
-class ChildActor:
-    """The body of a child's Ray actor (``ray.remote`` is applied lazily)."""
+class WorkerActor:
+    """One process of the pool: a :class:`PoolWorker` for the current job.
 
-    def __init__(self, boxed_spec: list[Any], layout: Layout) -> None:
-        # The spec's reference comes boxed in a list so that Ray does not resolve it as a
-        # constructor argument: the driver owns and pins it, and every (re)start reads it
-        # here (zero-copy for the shard's arrays).
+    The job's description and its data come as object references boxed in a list (so
+    Ray passes the references, not their values), with every call: a worker that Ray
+    restarted, or one that served another job before, loads them on its next call
+    (``ray.get`` of the data is zero-copy: every worker of a node reads the same
+    object-store memory).
+    """
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self._job_id: Any = None
+        self._worker: PoolWorker | None = None
+
+    def _load(self, job: list[Any]) -> PoolWorker:
         import ray
 
-        self._worker = ChildWorker(ray.get(boxed_spec[0]))
-        self._layout = layout
+        job_ref, shards_ref = job
+        if self._job_id != job_ref.hex():
+            self._worker = PoolWorker(ray.get(job_ref), ray.get(shards_ref))
+            self._job_id = job_ref.hex()
+        return self._worker
 
-    def work(self, main: np.ndarray, version: int) -> tuple[ChildResult, Any]:
-        """One unit of work from ``main`` (resolved from the object store, read-only).
+    def work(
+        self, job: list[Any], children: list[int], main: np.ndarray, version: int
+    ) -> tuple[list[ChildResult], np.ndarray | None]:
+        """Train ``children`` from ``main``; return their results (without payload) and
+        their pushes as one (k, P) block: two objects, so the block goes from here to
+        the coordinator's actor without passing through the driver."""
+        results = self._load(job).work(children, main, version)
+        block = next((r.payload for r in results if r.error is None), None)
+        for result in results:
+            result.payload = None
+        return results, block
 
-        Returns the result's metadata and its flat payload as two objects, so the payload
-        goes from this actor to the coordinator's through the object store without
-        passing through the driver.
-        """
-        result = run_safely(self._worker, main, version, self._layout)
-        payload, result.payload = result.payload, None
-        return result, payload
-
-    def run(self, coordinator: Any) -> int:
-        """Async work without the driver: train, push to ``coordinator``, repeat.
-
-        Each reply of the coordinator's actor carries the new main parameters and
-        whether another unit of work is left for this child (see
-        :class:`~datapredict.coordinators.stream.AsyncStream`). Returns the number of
-        pushes. If Ray restarts this actor it retries the call, and the child goes on
-        from what the coordinator's accounting says it holds.
-        """
-        import ray
-
-        index = self._worker.index
-        go_on, seq, version, main = ray.get(coordinator.join.remote(index))
-        pushes = 0
-        while go_on:
-            result = run_safely(self._worker, main, version, self._layout)
-            payload, result.payload = result.payload, None
-            go_on, version, main = ray.get(coordinator.push_stream.remote(result, payload, seq))
-            seq += 1
-            pushes += 1
-        return pushes
-
-    def ping(self) -> int:
-        """The child's index, once its constructor has run."""
-        return self._worker.index
+    def ready(self, job: list[Any]) -> int:
+        """Load ``job`` now; returns this worker's index once it is built."""
+        self._load(job)
+        return self.index
 
     def node_id(self) -> str:
         """The id of the Ray node this actor runs on."""
@@ -70,12 +61,12 @@ class ChildActor:
         return ray.get_runtime_context().get_node_id()
 
     def info(self) -> dict[str, Any]:
-        """Where and what this actor is: child index, node id, pid, restarted or not."""
+        """Where and what this actor is: worker index, node id, pid, restarted or not."""
         import ray
 
         context = ray.get_runtime_context()
         return {
-            "child": self._worker.index,
+            "worker": self.index,
             "node_id": context.get_node_id(),
             "pid": os.getpid(),
             "restarted": bool(context.was_current_actor_reconstructed),

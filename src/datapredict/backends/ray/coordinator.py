@@ -3,9 +3,7 @@
 :class:`RayCoordinator` is what the runner talks to (the same interface as
 :class:`~datapredict.coordinators.host.LocalCoordinator`); the coordinator itself runs
 in ``_CoordinatorActor``, a Ray actor restarted by Ray after a crash, which reloads its
-checkpoint. In an async job without checkpoints the children call the actor directly
-(``join``, ``push_stream``) and the driver only drains its log (see
-:class:`~datapredict.coordinators.host.AsyncStream`).
+checkpoint. Pushes arrive as the workers' (k, P) blocks, by reference.
 """
 
 from __future__ import annotations
@@ -21,8 +19,6 @@ import numpy as np
 from datapredict.backends.ray._common import remote_class, short_error
 from datapredict.coordinators.checkpointer import Checkpointer
 from datapredict.coordinators.host import LocalCoordinator
-from datapredict.coordinators.outcome import PushStatus
-from datapredict.coordinators.stream import Arrival, AsyncStream
 from datapredict.errors import ChildFailureError
 
 __all__ = ["RayCoordinator"]
@@ -30,13 +26,22 @@ __all__ = ["RayCoordinator"]
 logger = logging.getLogger("datapredict")
 
 
+def _with_blocks(ray: Any, results: list, blocks: list, rows_of: list[int]) -> list:
+    """``results`` with their payloads: the resolved ``blocks`` (one ``ray.get``)."""
+    arrays = ray.get(blocks)
+    for result, index in zip(results, rows_of, strict=True):
+        result.payload = arrays[index]
+    return results
+
+
 class _CoordinatorActor:
     """The body of the coordinator's Ray actor: a :class:`LocalCoordinator` inside it.
 
-    Restarted by Ray after a crash, it reloads its checkpoint, and a sync round that the
-    checkpoint already holds is not applied again when its call is retried. Without a
-    checkpoint directory a restart would silently start over from the initial
-    parameters, so the constructor refuses it (Ray then reports the actor dead).
+    Restarted by Ray after a crash, it reloads its checkpoint; a sync round that the
+    checkpoint already holds is not applied again when its call is retried, and a
+    retried async push is recognised by its push id. Without a checkpoint directory a
+    restart would silently start over from the initial parameters, so the constructor
+    refuses it (Ray then reports the actor dead).
     """
 
     def __init__(self, make_coordinator, main, layout, directory, every) -> None:
@@ -46,7 +51,6 @@ class _CoordinatorActor:
             make_coordinator, main, layout, Checkpointer(directory, every)
         )
         self._done_round = -1
-        self._stream: AsyncStream | None = None
         with warnings.catch_warnings():  # Ray's own deprecation notice inside this property
             warnings.simplefilter("ignore")
             restarted = ray.get_runtime_context().was_current_actor_reconstructed
@@ -71,68 +75,32 @@ class _CoordinatorActor:
         """The version and the main flat vector (two returned objects)."""
         return self._latest()
 
-    def push_round(self, results, payloads, push_ids, extra) -> tuple[int, np.ndarray]:
+    def push_round(self, results, blocks, rows_of, push_ids, extra) -> tuple[int, np.ndarray]:
         """Apply a sync round once (a retried call for a checkpointed round is a no-op)."""
         import ray
 
         if extra["round"] - 1 > self._done_round:
-            for result, payload in zip(results, ray.get(payloads), strict=True):
-                result.payload = payload
+            results = _with_blocks(ray, results, blocks, rows_of)
             self._local.push_round(results, push_ids, extra)
             self._done_round = extra["round"] - 1
         return self._latest()
 
-    def open_stream(self, budget, children, n_children, position, max_staleness) -> None:
-        """Start the accounting of an async job whose children push here directly."""
-        self._stream = AsyncStream(
-            budget, children, n_children, position["round"], position["next_seq"], max_staleness
-        )
+    def push(self, result, blocks, push_id, extra) -> tuple[Any, int, np.ndarray]:
+        """Apply one async push; return its status, and the version and main vector."""
+        import ray
 
-    def join(self, child: int) -> tuple[bool, int, int, np.ndarray]:
-        """For a child starting (or restarted): whether it holds work, its next push
-        number, and the current version and main vector."""
-        holds, seq = self._open_stream().join(child)
+        (result,) = _with_blocks(ray, [result], blocks, [0])
+        outcome = self._local.push(result, push_id, extra)
         version, main = self._latest()
-        return holds, seq, version, main
-
-    def push_stream(self, result, payload, seq) -> tuple[bool, int, np.ndarray]:
-        """Apply a child's push (unless too stale); return whether it gets more work,
-        and the new version and main vector."""
-        stream, local = self._open_stream(), self._local
-        lag = local.version - result.version
-        dropped = False
-        if result.error is None:
-            dropped = stream.too_stale(lag)
-            if not dropped:
-                result.payload = payload
-                outcome = local.push(result, (result.child, seq), stream.position())
-                result.payload = None
-                dropped = outcome.status is PushStatus.DROPPED_STALE
-        go_on = stream.arrive(Arrival(result, lag, dropped, local.version, seq))
-        version, main = self._latest()
-        return go_on, version, main
-
-    def drain(self) -> list[Arrival]:
-        """What arrived since the last drain."""
-        return self._open_stream().drain()
-
-    def _open_stream(self) -> AsyncStream:
-        if self._stream is None:
-            raise ChildFailureError(
-                "the coordinator has no async job open (it restarted mid-job?); run the "
-                "job with checkpoint=... so that a restarted coordinator can resume it"
-            )
-        return self._stream
+        return outcome.status, version, main
 
     def parameters(self):
         return self._local.parameters()
 
     def resume(self, directory: str) -> dict[str, int]:
-        """Load a checkpoint: parameters, the round reached and, if it was taken during
-        an async job, that job's accounting (an async job opened later replaces it)."""
+        """Load a checkpoint: parameters and the round reached."""
         position = self._local.resume(directory)
         self._done_round = position["round"] - 1
-        self._stream = AsyncStream.from_position(position)
         return position
 
     def pid(self) -> int:
@@ -144,11 +112,11 @@ class RayCoordinator:
     """The driver's handle on the coordinator's Ray actor (same interface as
     :class:`~datapredict.coordinators.host.LocalCoordinator`).
 
-    Children's payloads go to the actor as object references; the actor returns the
-    new main vector as an object, which the driver hands to children by reference. So
-    no large array passes through the driver. The actor checkpoints itself as it
-    applies updates and, with ``max_restarts=-1``, is restarted by Ray after a crash,
-    reloads its checkpoint, and the calls in flight are retried.
+    Workers' blocks go to the actor as object references; the actor returns the new
+    main vector as an object, which the driver hands to the workers by reference. So no
+    large array passes through the driver. The actor checkpoints itself as it applies
+    updates and, with ``max_restarts=-1``, is restarted by Ray after a crash, reloads
+    its checkpoint, and the calls in flight are retried.
     """
 
     def __init__(
@@ -194,20 +162,36 @@ class RayCoordinator:
         """The main parameters in the model's structure and their version (fetched)."""
         return self._get(self.actor.parameters.remote())
 
-    def open_stream(self, budget, children, n_children, position, max_staleness) -> None:
-        """Open the accounting of an async job whose children push to the actor directly."""
-        args = (budget, children, n_children, position, max_staleness)
-        self._get(self.actor.open_stream.remote(*args))
-
-    def drain(self) -> list[Arrival]:
-        """What the actor received since the last drain (see :class:`AsyncStream`)."""
-        return self._get(self.actor.drain.remote())
+    @staticmethod
+    def _by_block(results) -> tuple[list, list, list[int]]:
+        """The results without payload, the distinct block references, and the index of
+        each result's block among them."""
+        blocks: list[Any] = []
+        index: dict[Any, int] = {}
+        rows_of = []
+        for result in results:
+            if result.payload not in index:
+                index[result.payload] = len(blocks)
+                blocks.append(result.payload)
+            rows_of.append(index[result.payload])
+        return [replace(r, payload=None) for r in results], blocks, rows_of
 
     def push_round(self, results, push_ids, extra) -> None:
-        """Send a sync round to the actor; payloads go by reference, not through the driver."""
-        metas = [replace(r, payload=None) for r in results]
+        """Send a sync round to the actor; blocks go by reference, not through the driver."""
+        metas, blocks, rows_of = self._by_block(results)
         call = self.actor.push_round.options(num_returns=2)
-        self._latest = call.remote(metas, [r.payload for r in results], push_ids, extra)
+        self._latest = call.remote(metas, blocks, rows_of, push_ids, extra)
+
+    def push(self, result, push_id, extra):
+        """Apply one async push on the actor; returns its :class:`PushOutcome`."""
+        from datapredict.coordinators.outcome import PushOutcome
+
+        (meta,), blocks, _ = self._by_block([result])
+        status, version, main = self.actor.push.options(num_returns=3).remote(
+            meta, blocks, push_id, extra
+        )
+        self._latest = (version, main)
+        return PushOutcome(self._get(status), self._get(version))
 
     def resume(self, directory) -> dict[str, int]:
         """Load a checkpoint into the actor; returns the runner's position."""

@@ -1,0 +1,117 @@
+"""A pool's worker: one model instance that trains many children, one after another.
+
+Each child's unit of work starts from the main parameters, trains on the child's shard
+and writes what it pushes into one row of the (k, P) block that the worker returns for
+all the children it trained together. Between two units of the same child, the worker
+keeps the child's training state (its generator, its step rule's state, its place in
+its batch order) so a child trains exactly as if it had a model of its own:
+
+- a model with ``get_training_state``/``set_training_state`` (datapredict's own) is
+  shared, and each child's state is swapped in and out;
+- any other model (a user's child, an adapter with state the worker cannot see) gets
+  one instance per child, made the first time the child works.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from typing import Any
+
+import numpy as np
+
+from datapredict.backends.base import ChildResult, JobSpec, Shards
+
+__all__ = ["PoolWorker"]
+
+
+def _accepts_random_state(model: Any) -> bool:
+    params = getattr(model, "get_params", None)
+    return params is not None and "random_state" in params()
+
+
+class PoolWorker:
+    """Trains any child of a job with one model instance (see the module's note).
+
+    Parameters
+    ----------
+    job : JobSpec
+        The job every child belongs to.
+    shards : Shards
+        Every child's data (the worker reads only the children it trains).
+    """
+
+    def __init__(self, job: JobSpec, shards: Shards) -> None:
+        self.job, self.shards = job, shards
+        self.model = self._new_model(None)
+        self.shared = callable(getattr(self.model, "set_training_state", None))
+        self.states: dict[int, Any] = {}  # shared model: each child's training state
+        self.models: dict[int, Any] = {}  # otherwise: each child's own model
+
+    def _new_model(self, seed: Any) -> Any:
+        job = self.job
+        model = job.model_factory()
+        options: dict[str, Any] = {"max_iterations": job.local_iterations}
+        if seed is not None and _accepts_random_state(model):
+            options["random_state"] = np.random.default_rng(seed)
+        model.set_parameters(**options)
+        if callable(getattr(model, "initialize", None)):
+            model.initialize(job.n_features, job.labels)
+        if job.strategy == "gradients":
+            model.set_are_gradients_saved(True)
+        return model
+
+    def _model_for(self, child: int) -> Any:
+        """The model to train ``child`` with, holding that child's training state."""
+        if not self.shared:
+            model = self.models.get(child)
+            if model is None:
+                model = self.models[child] = self._new_model(self.shards.seeds[child])
+            return model
+        self.model.set_training_state(self.states.get(child), seed=self.shards.seeds[child])
+        return self.model
+
+    def forget(self, child: int) -> None:
+        """Drop ``child``'s training state (it starts afresh from its seed next time)."""
+        self.states.pop(child, None)
+        self.models.pop(child, None)
+
+    def work(self, children: list[int], main: np.ndarray, version: int) -> list[ChildResult]:
+        """Train ``children`` in turn from ``main`` (flat); their pushes are the rows of one
+        (k, P) block, shared by the results as their ``payload``. A child that fails
+        gets a result with ``error`` set and its row left unused."""
+        layout = self.job.layout
+        block = np.empty((len(children), layout.size), dtype=layout.dtype)
+        params = layout.unflatten(main)
+        results = []
+        for row, child in enumerate(children):
+            started = time.perf_counter()
+            try:
+                n_samples, cost = self._train(child, params, block[row])
+            except Exception as exc:  # a child's failure is reported, never fatal
+                detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+                self.forget(child)
+                results.append(
+                    ChildResult(child, None, version, 0, float("nan"), 0.0, error=detail)
+                )
+                continue
+            seconds = time.perf_counter() - started
+            results.append(ChildResult(child, block, version, n_samples, cost, seconds, row=row))
+        return results
+
+    def _train(self, child: int, params: Any, out: np.ndarray) -> tuple[int, float]:
+        """One unit of work of ``child`` from ``params``; its push is written to ``out``."""
+        model = self._model_for(child)
+        X, y = self.shards.shard(child)
+        model.set_model_parameters(params)
+        costs = np.atleast_1d(np.asarray(model.train(X, y), dtype=float))
+        if self.job.strategy != "gradients":
+            pushed = model.get_model_parameters()
+        elif self.shared:  # datapredict's models: read-only views, copied into ``out``
+            pushed = model.get_gradients(copy=False)
+        else:
+            pushed = model.get_gradients()
+        self.job.layout.flatten(pushed, f"child {child}'s push", out=out)
+        if self.shared:
+            self.states[child] = model.get_training_state()
+        return len(X), float(costs[0]) if costs.size else float("nan")
