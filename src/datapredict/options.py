@@ -84,6 +84,8 @@ class AsyncPolicy:
         check_int("AsyncPolicy", "buffer_size", self.buffer_size, minimum=1)
 
 
+# Like every class here: a frozen dataclass, a numpydoc Parameters list and __post_init__
+# checks, so consecutive classes look alike around their boundaries (on purpose).
 @dataclass(frozen=True)
 class Quorum:
     """When a sync round may close without every child.

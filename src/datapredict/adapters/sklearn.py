@@ -28,19 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from datapredict._validation import (
-    check_bool,
-    check_features,
-    check_int,
-    check_random_state,
-    option_error,
-)
-from datapredict.errors import (
-    InvalidDataError,
-    InvalidOptionError,
-    MissingDependencyError,
-    NotInitializedError,
-)
+from datapredict._validation import check_features, check_int, check_random_state, option_error
+from datapredict.adapters._child import SavedStep, settable_options
+from datapredict.errors import InvalidDataError, MissingDependencyError, NotInitializedError
 from datapredict.parameters import Layout, ModelParameters, check_finite, copy_parameters
 
 try:
@@ -87,7 +77,7 @@ def _sklearn_random_state(rng: np.random.Generator) -> np.random.RandomState:
     return np.random.RandomState(rng.integers(2**32, dtype=np.uint64))
 
 
-class SklearnChild:
+class SklearnChild(SavedStep):
     """A scikit-learn estimator with ``partial_fit`` as a child model.
 
     Parameters
@@ -152,6 +142,7 @@ class SklearnChild:
         return f"SklearnChild({self.estimator!r}, max_iterations={self.max_iterations})"
 
     # ----------------------------------------------------------------- options
+    # Each child's options by name, spelled out as in the other adapter (alike on purpose).
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The options (``random_state`` among them, so the runner seeds each child)."""
         return {
@@ -167,14 +158,7 @@ class SklearnChild:
         Both are validated before either is applied. A new ``random_state`` also
         reseeds the fitted estimator's shuffling.
         """
-        if max_iterations is not None:
-            options["max_iterations"] = max_iterations
-        unknown = [name for name in options if name not in _SETTABLE]
-        if unknown:
-            raise InvalidOptionError(
-                f"{_OWNER}.set_parameters has no option {unknown[0]!r}; "
-                f"the options are {list(_SETTABLE)}"
-            )
+        options = settable_options(_OWNER, _SETTABLE, max_iterations, options)
         iterations = self.max_iterations
         if "max_iterations" in options:
             iterations = check_int(_OWNER, "max_iterations", options["max_iterations"], minimum=1)
@@ -257,11 +241,6 @@ class SklearnChild:
     def train(self, X: Any, y: Any) -> np.ndarray:
         """Run ``max_iterations`` epochs of ``partial_fit`` from the current parameters.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-
         Returns
         -------
         costs : ndarray of shape (max_iterations,)
@@ -308,20 +287,11 @@ class SklearnChild:
             )
 
     # --------------------------------------------------------------- gradients
-    def set_are_gradients_saved(self, saved: bool) -> None:
-        """Keep (``True``) or not the step of the last :meth:`train` for :meth:`get_gradients`."""
-        self._are_gradients_saved = check_bool(_OWNER, "are_gradients_saved", saved)
-        if not saved:
-            self._saved_step = None
-
     def get_gradients(self) -> ModelParameters:
         """A copy of the step of the last :meth:`train`: ``before - after``.
 
         The child went from ``before`` to ``after = before - step``; a parameter server
         in descent mode applies the same ``main -= step``.
         """
-        if self._saved_step is None:
-            raise NotInitializedError(
-                "get_gradients: no step saved; call set_are_gradients_saved(True), then train"
-            )
-        return copy_parameters(self._layout.unflatten(self._saved_step))
+        step = self._last_step()  # first: before any train there is no layout either
+        return copy_parameters(self._layout.unflatten(step))

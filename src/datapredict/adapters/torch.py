@@ -32,10 +32,10 @@ from datapredict._validation import (
     check_random_state,
     option_error,
 )
+from datapredict.adapters._child import SavedStep, settable_options
 from datapredict.errors import (
     DataTypeError,
     InvalidDataError,
-    InvalidOptionError,
     MissingDependencyError,
     NotInitializedError,
 )
@@ -68,7 +68,7 @@ def _flatten_into_one(tensors: list[torch.Tensor]) -> torch.Tensor:
     return flat
 
 
-class TorchChild:
+class TorchChild(SavedStep):
     """A PyTorch module as a child model, its parameters one flat vector.
 
     Parameters
@@ -161,6 +161,7 @@ class TorchChild:
         )
 
     # ----------------------------------------------------------------- options
+    # Each child's options by name, spelled out as in the other adapter (alike on purpose).
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The options (``random_state`` among them, so the runner seeds each child)."""
         return {
@@ -179,14 +180,7 @@ class TorchChild:
     def set_parameters(self, max_iterations: int | None = None, **options: Any) -> None:
         """Change ``max_iterations`` (first positional, as in the seed), ``batch_size``
         or ``random_state`` (the batch order's generator). All are validated first."""
-        if max_iterations is not None:
-            options["max_iterations"] = max_iterations
-        unknown = [name for name in options if name not in _SETTABLE]
-        if unknown:
-            raise InvalidOptionError(
-                f"{_OWNER}.set_parameters has no option {unknown[0]!r}; "
-                f"the options are {list(_SETTABLE)}"
-            )
+        options = settable_options(_OWNER, _SETTABLE, max_iterations, options)
         checked = {
             name: check_int(_OWNER, name, options[name], minimum=1)
             for name in ("max_iterations", "batch_size")
@@ -336,17 +330,7 @@ class TorchChild:
         return float(1.0 - residual / np.sum((y - y.mean(axis=0)) ** 2))
 
     # --------------------------------------------------------------- gradients
-    def set_are_gradients_saved(self, saved: bool) -> None:
-        """Keep (``True``) or not the step of the last :meth:`train` for :meth:`get_gradients`."""
-        self._are_gradients_saved = check_bool(_OWNER, "are_gradients_saved", saved)
-        if not saved:
-            self._saved_step = None
-
     def get_gradients(self) -> np.ndarray:
         """A copy of the step of the last :meth:`train`, ``before - after`` (flat), so a
         parameter server in descent mode (``main -= step``) lands where the child did."""
-        if self._saved_step is None:
-            raise NotInitializedError(
-                "get_gradients: no step saved; call set_are_gradients_saved(True), then train"
-            )
-        return self._saved_step.copy()
+        return self._last_step().copy()

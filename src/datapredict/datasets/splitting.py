@@ -132,8 +132,8 @@ def split_dirichlet(
     X : array-like of shape (n_samples, n_features)
     y : array-like of shape (n_samples,) or (n_samples, 1)
         Class labels: integer, boolean or string dtype.
-    n_children : int
-        Number of shards, in [1, n_samples].
+    n_children, random_state
+        As for :func:`split_iid`.
     alpha : float, default=0.5
         Concentration, > 0. Small values (0.1) give strong skew, large ones (100)
         nearly IID shards.
@@ -142,12 +142,11 @@ def split_dirichlet(
         ``n_children * min_size`` must not exceed ``n_samples``.
     max_attempts : int, default=100
         How many draws to try before giving up, >= 1.
-    random_state : None, int, SeedSequence or Generator, default=None
 
     Returns
     -------
     list of (X_i, y_i)
-        One pair per child; together they hold every row exactly once.
+        As for :func:`split_iid`.
 
     Raises
     ------
@@ -173,6 +172,7 @@ def split_dirichlet(
     )
 
 
+# Its public signature starts as split_dirichlet's does: the same options, alike on purpose.
 def split_quantity_skew(
     X: Any,
     y: Any,
@@ -190,21 +190,18 @@ def split_quantity_skew(
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
-    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-    n_children : int
-        Number of shards, in [1, n_samples].
+    X, y, n_children, random_state
+        As for :func:`split_iid`.
     alpha : float, default=0.5
         Concentration, > 0. Small values give very unequal sizes.
     min_size : int, default=1
         Fewest rows any child gets, >= 1; ``n_children * min_size`` must not exceed
         ``n_samples``.
-    random_state : None, int, SeedSequence or Generator, default=None
 
     Returns
     -------
     list of (X_i, y_i)
-        One pair per child; together they hold every row exactly once.
+        As for :func:`split_iid`.
     """
     owner = "split_quantity_skew"
     X, y = _check_X_y(X, y)
@@ -232,10 +229,8 @@ def split(
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
-    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-    n_children : int
-        Number of shards, in [1, n_samples].
+    X, y, n_children, random_state
+        As for :func:`split_iid`.
     how : {"iid", "dirichlet", "quantity"}, default="iid"
         :func:`split_iid`, :func:`split_dirichlet` or :func:`split_quantity_skew`.
     alpha : float, optional
@@ -244,12 +239,11 @@ def split(
     min_size : int, optional
         Fewest rows per child for ``"dirichlet"`` and ``"quantity"`` (default 1).
         Rejected with ``"iid"``.
-    random_state : None, int, SeedSequence or Generator, default=None
 
     Returns
     -------
     list of (X_i, y_i)
-        One pair per child; together they hold every row exactly once.
+        As for :func:`split_iid`.
     """
     how = check_choice("split", "how", how, ("iid", "dirichlet", "quantity"))
     if how == "iid":

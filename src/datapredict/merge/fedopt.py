@@ -107,7 +107,7 @@ class FedAvgM:
     momentum: float = 0.9
 
     def __post_init__(self) -> None:
-        validate_options(self, ("momentum",))
+        validate_options(self)
 
     def init(self, params: np.ndarray) -> FedAvgMState:
         """Return the initial state: a zero count and a zero momentum buffer.
@@ -129,19 +129,8 @@ class FedAvgM:
     ) -> tuple[np.ndarray, FedAvgMState]:
         """Apply one momentum step towards ``merged``.
 
-        Parameters
-        ----------
-        merged : ndarray of shape (P,)
-            Output of the merge rule.
-        state : FedAvgMState
-            The state from :meth:`init` or the previous :meth:`update`.
-        params : ndarray of shape (P,)
-            The current main parameters (float dtype; sets the output dtype).
-
-        Returns
-        -------
-        new_params : ndarray of shape (P,)
-        new_state : FedAvgMState
+        The arguments and the result are those of :meth:`Replace.update`, with a
+        :class:`FedAvgMState`.
         """
         owner = type(self).__name__
         delta = pseudo_gradient(owner, merged, params)
@@ -154,13 +143,17 @@ class FedAvgM:
 class _FedOpt:
     """Shared ``init`` / ``update`` of Reddi et al.'s adaptive server optimizers.
 
-    Subclasses are frozen dataclasses with ``learning_rate``, ``beta1`` and ``tau`` and
-    supply only the second-moment rule :meth:`_second_moment`.
+    Subclasses are frozen dataclasses with ``learning_rate``, ``beta1`` and ``tau`` (and
+    any options of their own, validated here too) and supply only the second-moment rule
+    :meth:`_second_moment`.
     """
 
     learning_rate: float
     beta1: float
     tau: float
+
+    def __post_init__(self) -> None:
+        validate_options(self)
 
     def _second_moment(self, v: np.ndarray, delta_sq: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -195,19 +188,8 @@ class _FedOpt:
             v <- second-moment rule of the subclass
             x <- x + learning_rate * m / (sqrt(v) + tau)
 
-        Parameters
-        ----------
-        merged : ndarray of shape (P,)
-            Output of the merge rule.
-        state : FedOptState
-            The state from :meth:`init` or the previous :meth:`update`.
-        params : ndarray of shape (P,)
-            The current main parameters (float dtype; sets the output dtype).
-
-        Returns
-        -------
-        new_params : ndarray of shape (P,)
-        new_state : FedOptState
+        The arguments and the result are those of :meth:`Replace.update`, with a
+        :class:`FedOptState`.
         """
         owner = type(self).__name__
         delta = pseudo_gradient(owner, merged, params)
@@ -242,9 +224,6 @@ class FedAdagrad(_FedOpt):
     tau: float = 1e-3
     beta1: float = field(default=0.0, kw_only=True)
 
-    def __post_init__(self) -> None:
-        validate_options(self, ("beta1",))
-
     def _second_moment(self, v: np.ndarray, delta_sq: np.ndarray) -> np.ndarray:
         return v + delta_sq
 
@@ -273,9 +252,6 @@ class FedAdam(_FedOpt):
     beta2: float = 0.99
     tau: float = 1e-3
 
-    def __post_init__(self) -> None:
-        validate_options(self, ("beta1", "beta2"))
-
     def _second_moment(self, v: np.ndarray, delta_sq: np.ndarray) -> np.ndarray:
         return self.beta2 * v + (1.0 - self.beta2) * delta_sq
 
@@ -291,21 +267,15 @@ class FedYogi(_FedOpt):
     ----------
     learning_rate : float, default=0.01
         Server learning rate eta, > 0.
-    beta1 : float, default=0.9
-        First-moment decay, in [0, 1).
-    beta2 : float, default=0.99
-        Second-moment rate, in [0, 1).
-    tau : float, default=1e-3
-        Adaptivity (denominator floor), > 0; ``v`` starts at ``tau**2``.
+    beta1, beta2, tau : float
+        As for :class:`FedAdam` (``beta2``, in [0, 1), is here the rate of the additive
+        step rather than a decay).
     """
 
     learning_rate: float = 0.01
     beta1: float = 0.9
     beta2: float = 0.99
     tau: float = 1e-3
-
-    def __post_init__(self) -> None:
-        validate_options(self, ("beta1", "beta2"))
 
     def _second_moment(self, v: np.ndarray, delta_sq: np.ndarray) -> np.ndarray:
         return v - (1.0 - self.beta2) * delta_sq * np.sign(v - delta_sq)

@@ -32,6 +32,7 @@ class ReplaceState(NamedTuple):
     count: int
 
 
+# Parallel NamedTuples, each documenting every field a checkpoint saves by name: alike on purpose.
 class FedAvgMState(NamedTuple):
     """State of :class:`~datapredict.merge.fedopt.FedAvgM`.
 
@@ -126,18 +127,20 @@ def check_buffer(owner: str, name: str, buffer: Any, params: np.ndarray) -> np.n
     return buffer
 
 
-def validate_options(optimizer: Any, unit_options: tuple[str, ...]) -> None:
+def validate_options(optimizer: Any) -> None:
     """Check a frozen optimizer dataclass's options at construction; store them as floats.
 
-    ``learning_rate`` and ``tau`` (when present) must be > 0; ``unit_options`` in [0, 1).
+    Of the options it has, ``learning_rate`` and ``tau`` must be > 0; ``momentum``,
+    ``beta1`` and ``beta2`` in [0, 1). They are checked in that order.
     """
     owner = type(optimizer).__name__
     for name in ("learning_rate", "tau"):
         if hasattr(optimizer, name):
             value = check_float(owner, name, getattr(optimizer, name), low=0.0, low_open=True)
             object.__setattr__(optimizer, name, value)
-    for name in unit_options:
-        value = check_float(
-            owner, name, getattr(optimizer, name), low=0.0, high=1.0, high_open=True
-        )
-        object.__setattr__(optimizer, name, value)
+    for name in ("momentum", "beta1", "beta2"):
+        if hasattr(optimizer, name):
+            value = check_float(
+                owner, name, getattr(optimizer, name), low=0.0, high=1.0, high_open=True
+            )
+            object.__setattr__(optimizer, name, value)

@@ -79,6 +79,8 @@ class ServerOptimizer(Protocol):
         ...
 
 
+# A names table and its Registry, declared as for the staleness weights (staleness.py):
+# data only, alike on purpose; the resolving logic is Registry's.
 SERVER_OPTIMIZERS: dict[str, type] = {
     "replace": Replace,
     "fedavgm": FedAvgM,
@@ -100,23 +102,11 @@ _REGISTRY: Registry[ServerOptimizer] = Registry(
 def resolve_server_optimizer(value: Any, *, owner: str = "datapredict") -> ServerOptimizer:
     """Turn ``None``, a name or an optimizer object into a server optimizer.
 
-    Parameters
-    ----------
-    value : None, str or ServerOptimizer
-        ``None`` gives :class:`Replace`; a name from :data:`SERVER_OPTIMIZERS`
-        (case-insensitive) gives that class with default options; an object with
-        ``init`` and ``update`` methods is returned as is.
-    owner : str, default="datapredict"
-        Who asks, for the error message (e.g. ``"DistributedModelParameters"``).
-
-    Returns
-    -------
-    ServerOptimizer
-
-    Raises
-    ------
-    InvalidOptionError
-        For an unknown name, a class instead of an instance, or any other value.
+    ``None`` gives :class:`Replace`; a name from :data:`SERVER_OPTIMIZERS`
+    (case-insensitive) gives that class with default options; an object with ``init``
+    and ``update`` methods is returned as is. Anything else raises
+    :class:`~datapredict.errors.InvalidOptionError` naming ``owner``, as
+    :meth:`Registry.resolve <datapredict.merge.registry.Registry.resolve>` does.
 
     Examples
     --------

@@ -56,7 +56,18 @@ class StalenessWeight(Protocol):
     """A callable mapping staleness (non-negative integers) to weights in (0, 1]."""
 
     def __call__(self, staleness: int | np.ndarray) -> float | np.ndarray:
-        """Return the weight of a push with this staleness (1 for staleness 0)."""
+        """Return the weight of a push with this staleness (1 for staleness 0).
+
+        Parameters
+        ----------
+        staleness : int or ndarray of int
+            Non-negative staleness, in server updates.
+
+        Returns
+        -------
+        float or ndarray of float64
+            A float for an integer, an array of the shape of an array.
+        """
         ...
 
 
@@ -100,17 +111,7 @@ class Constant:
     """Every push gets weight 1, whatever its staleness (FedAsync's constant s)."""
 
     def __call__(self, staleness: int | np.ndarray) -> float | np.ndarray:
-        """Return 1 for each staleness value.
-
-        Parameters
-        ----------
-        staleness : int or ndarray of int
-            Non-negative staleness, in server updates.
-
-        Returns
-        -------
-        float or ndarray of float64
-        """
+        """Return 1 for each staleness value (see :class:`StalenessWeight`)."""
         array = _check_staleness(type(self).__name__, staleness)
         return _as_output(np.ones(array.shape), staleness)
 
@@ -135,17 +136,7 @@ class Polynomial:
         object.__setattr__(self, "a", a)
 
     def __call__(self, staleness: int | np.ndarray) -> float | np.ndarray:
-        """Return ``(1 + staleness) ** (-a)``.
-
-        Parameters
-        ----------
-        staleness : int or ndarray of int
-            Non-negative staleness, in server updates.
-
-        Returns
-        -------
-        float or ndarray of float64
-        """
+        """Return ``(1 + staleness) ** (-a)`` (see :class:`StalenessWeight`)."""
         array = _check_staleness(type(self).__name__, staleness)
         return _as_output(np.power(1.0 + array, -self.a), staleness)
 
@@ -175,22 +166,15 @@ class Hinge:
         object.__setattr__(self, "b", check_int(owner, "b", self.b, minimum=0))
 
     def __call__(self, staleness: int | np.ndarray) -> float | np.ndarray:
-        """Return 1 up to staleness ``b`` and ``1 / (a (s - b) + 1)`` beyond.
-
-        Parameters
-        ----------
-        staleness : int or ndarray of int
-            Non-negative staleness, in server updates.
-
-        Returns
-        -------
-        float or ndarray of float64
-        """
+        """Return 1 up to staleness ``b``, ``1 / (a (s - b) + 1)`` beyond (see
+        :class:`StalenessWeight`)."""
         array = _check_staleness(type(self).__name__, staleness)
         excess = np.maximum(array - self.b, 0)
         return _as_output(1.0 / (self.a * excess + 1.0), staleness)
 
 
+# A names table and its Registry, declared as for the server optimizers (server_optimizers.py):
+# data only, alike on purpose; the resolving logic is Registry's.
 STALENESS_WEIGHTS: dict[str, type] = {
     "constant": Constant,
     "polynomial": Polynomial,
@@ -210,23 +194,11 @@ _REGISTRY: Registry[StalenessWeight] = Registry(
 def resolve_staleness(value: Any, *, owner: str = "datapredict") -> StalenessWeight:
     """Turn ``None``, a name or a callable into a staleness weight.
 
-    Parameters
-    ----------
-    value : None, str or StalenessWeight
-        ``None`` gives :class:`Constant`; a name from :data:`STALENESS_WEIGHTS`
-        (case-insensitive) gives that class with default options; a callable
-        ``weight(staleness)`` (an instance, not a class) is returned as is.
-    owner : str, default="datapredict"
-        Who asks, for the error message (e.g. ``"DistributedGradients"``).
-
-    Returns
-    -------
-    StalenessWeight
-
-    Raises
-    ------
-    InvalidOptionError
-        For an unknown name, a class instead of an instance, or any other value.
+    ``None`` gives :class:`Constant`; a name from :data:`STALENESS_WEIGHTS`
+    (case-insensitive) gives that class with default options; a callable
+    ``weight(staleness)`` (an instance, not a class) is returned as is. Anything else
+    raises :class:`~datapredict.errors.InvalidOptionError` naming ``owner``, as
+    :meth:`Registry.resolve <datapredict.merge.registry.Registry.resolve>` does.
 
     Examples
     --------

@@ -71,6 +71,7 @@ class LinearRegression(GradientModel):
     _STRUCTURAL = frozenset({"fit_intercept"})
     _NONFINITE_INPUTS_PROPAGATE = True
 
+    # Each option spelled out, as in every model: scikit-learn's checks read this signature.
     def __init__(
         self,
         *,

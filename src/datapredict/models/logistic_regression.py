@@ -53,6 +53,7 @@ class LogisticRegression(ClassifierMixin, GradientModel):
     _NONFINITE_INPUTS_PROPAGATE = True
     _targets_by_class = True
 
+    # Each option spelled out, as in every model: scikit-learn's checks read this signature.
     def __init__(
         self,
         *,

@@ -113,6 +113,7 @@ class NeuralNetwork(ClassifierMixin, GradientModel):
     _STRUCTURAL = frozenset({"hidden_layer_sizes", "task", "classes"})
     _NONFINITE_INPUTS_PROPAGATE = True
 
+    # Each option spelled out, as in every model: scikit-learn's checks read this signature.
     def __init__(
         self,
         *,
