@@ -187,9 +187,8 @@ def train_distributed(
         async applies each push as it arrives.
     backend : {"inline", "threads", "ray"} or backend object, default="inline"
         Where children run; a backend object for options, e.g.
-        ``RayBackend(num_workers=2)``. A backend object is reused across jobs (its
-        workers start once) and closed by its owner (``with RayBackend() as backend:``);
-        a name makes a backend for this job only.
+        ``RayBackend(num_workers=2)``. Inside ``with RayBackend() as backend:`` the
+        same workers serve every job (they start once); otherwise they stop with the job.
     merger : str, merge rule or ModelParametersMerger, optional
         Shortcut for ``Aggregation(merger=...)``: default "average".
     server_optimizer : str or server optimizer, optional
@@ -260,7 +259,6 @@ def train_distributed(
     )
     make_coordinator()  # validates the combination of options before anything starts
     backend_impl = _make_backend(backend)
-    owns_backend = isinstance(backend, str)
 
     main_model, main = _initial_main(model_factory, strategy, shards, main_seed)
     layout = Layout.from_template(main)
@@ -290,8 +288,6 @@ def train_distributed(
         if host is not None:
             host.close()
         backend_impl.release()
-        if owns_backend:
-            backend_impl.close()
         if bar is not None:
             bar.close()
     main_model.set_model_parameters(final)

@@ -140,9 +140,9 @@ def test_coordinator_crash_without_checkpoints_fails_loudly(ray_local, shards):
         )
 
 
-def test_coordinator_crash_in_a_streamed_async_job_fails_loudly(ray_local, shards):
-    """Async children push to the coordinator directly; when it dies without a
-    checkpoint, the job ends naming the coordinator, not as "every child failed"."""
+def test_coordinator_crash_in_an_async_job_fails_loudly(ray_local, shards):
+    """When the coordinator dies without a checkpoint, an async job ends naming the
+    coordinator, not as "every child failed"."""
     backend = _backend()
 
     kill_the_coordinator = _coordinator_killer(ray_local, backend, 1)
@@ -161,9 +161,10 @@ def test_coordinator_crash_in_a_streamed_async_job_fails_loudly(ray_local, shard
 def test_coordinator_crash_in_a_checkpointed_async_job_is_survived(
     ray_local, shards, tmp_path, strategy
 ):
-    """Async children push to the coordinator directly; killed and restarted by Ray, the
-    coordinator reloads its checkpoint (parameters and the job's accounting), the
-    children's calls in flight are retried on it, and the job ends normally."""
+    """Killed and restarted by Ray, the coordinator reloads its checkpoint; the push in
+    flight is retried on it, and applied once (its push id). The driver hands out the
+    units of work, so the job's budget is exact: rounds x children pushes, one record
+    per round, no more."""
     backend = _backend()
     restarts = []
     rounds = 60
@@ -183,6 +184,8 @@ def test_coordinator_crash_in_a_checkpointed_async_job_is_survived(
     assert len(restarts) == 1
     assert result.history["seconds"].max() > 0.2  # a round waited for the restart: mid-job
     assert not [f for record in result.history for f in record.failures]
+    assert len(result.history) == rounds
+    assert sum(record.pushes for record in result.history) == rounds * len(shards)
     assert np.isfinite(result.main_parameters).all()
     X, y = (np.concatenate(parts) for parts in zip(*shards, strict=True))
     assert result.model.score(X, y) > 0.9

@@ -12,14 +12,16 @@ __all__ = ["PoolBackend"]
 class PoolBackend:
     """A backend whose workers live in this process (inline, threads).
 
-    ``open`` starts the workers the first time and gives them each job;
-    ``release`` ends a job and keeps the workers; ``close`` stops them. As a context
-    manager it closes on exit.
+    ``open`` starts the workers the first time and gives them each job; ``release``
+    ends a job, and stops the workers too unless the backend is used as a context
+    manager (``with ThreadsBackend(2) as backend:`` keeps them for the next job and
+    stops them on exit); ``close`` stops them.
     """
 
     job: JobSpec | None = None
     shards: Shards | None = None
     _started = False
+    _entered = False
 
     def open(self, job: JobSpec, shards: Shards) -> None:
         """Start the workers (once) and load ``job`` and its ``shards`` into them."""
@@ -30,21 +32,26 @@ class PoolBackend:
         self._load()
 
     def release(self) -> None:
-        """Forget the job's queued work and data; the workers stay."""
+        """Forget the job's queued work and data; stop the workers unless inside ``with``."""
         self._forget_job()
         self.job = self.shards = None
+        if not self._entered:
+            self.close()
 
     def close(self) -> None:
         """End any job and stop the workers."""
         if self._started:
-            self.release()
+            self._forget_job()
+            self.job = self.shards = None
             self._stop_workers()
             self._started = False
 
     def __enter__(self) -> Any:
+        self._entered = True
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
+        self._entered = False
         self.close()
 
     def _start_workers(self) -> None:

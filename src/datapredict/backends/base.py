@@ -112,8 +112,9 @@ class Backend(Protocol):
 
     A job calls :meth:`open` (start the workers if needed, place the job's data), then
     rounds of :meth:`broadcast`, :meth:`submit` and :meth:`wait`, then :meth:`release`
-    (forget the job). :meth:`close` stops the workers; a backend is also a context
-    manager (``with RayBackend(num_workers=2) as backend: ...``) that closes on exit.
+    (forget the job; outside a ``with`` block, stop the workers too). :meth:`close`
+    stops the workers. Used as a context manager (``with RayBackend(num_workers=2) as
+    backend: ...``) a backend keeps its workers for every job inside the block.
 
     One optional capability changes the flow of a job; a backend declares it with a
     flag, and provides the matching method when the flag is True:
@@ -138,7 +139,8 @@ class Backend(Protocol):
         """Return at least one finished result (empty on timeout or when idle)."""
 
     def release(self) -> None:
-        """End the job: drop its queued work and data; the workers stay for the next."""
+        """End the job: drop its queued work and data; stop the workers unless the
+        backend is inside a ``with`` block."""
 
     def close(self) -> None:
         """Stop the workers."""

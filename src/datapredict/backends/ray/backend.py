@@ -167,6 +167,7 @@ class RayBackend:
             _OWNER, "connect_timeout", connect_timeout, low=0, low_open=True
         )
         self._owns_ray = False
+        self._entered = False
         self._blas_limits: Any = None
         self.coordinator: RayCoordinator | None = None
         self._actors: list[Any] = []
@@ -182,9 +183,11 @@ class RayBackend:
         )
 
     def __enter__(self) -> RayBackend:
+        self._entered = True
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
+        self._entered = False
         self.close()
 
     # ------------------------------------------------------------------ access
@@ -352,7 +355,8 @@ class RayBackend:
         return [ChildResult(c, None, version, 0, math.nan, 0.0, error=text) for c in children]
 
     def release(self) -> None:
-        """End the job: cancel its calls, drop its objects, kill its coordinator's actor."""
+        """End the job: cancel its calls and drop its objects; outside a ``with`` block,
+        also stop the pool (:meth:`close`)."""
         for ref in self._in_flight:
             try:
                 self._ray.cancel(ref)
@@ -362,10 +366,12 @@ class RayBackend:
         if self._blas_limits is not None:
             self._blas_limits.restore_original_limits()
             self._blas_limits = None
+        if not self._entered:
+            self.close()
 
     def close(self) -> None:
         """Kill the workers; shut Ray down only if this backend started it."""
-        self.release()
+        self._in_flight, self._job, self.coordinator = {}, None, None
         for actor in self._actors:
             try:
                 self._ray.kill(actor)
