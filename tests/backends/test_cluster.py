@@ -9,6 +9,7 @@ test's, as another user of the machine would.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -148,7 +149,8 @@ def other_instance():
     file naming it as this machine's latest cluster (``ray_current_cluster``) is there,
     not in /tmp/ray: ``ray.init(_temp_dir=...)`` sees it, other programs do not. Yields
     ``(temp_dir, address)``; stopped by SIGTERM to its ``ray start --block`` process,
-    which stops the processes it started (its process group is killed if it hangs).
+    which stops the processes it started (its process group is killed if it hangs);
+    its temp dir is removed.
     """
     pytest.importorskip("ray")
     temp_dir = tempfile.mkdtemp(prefix="dp-ray-")
@@ -186,6 +188,7 @@ def other_instance():
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 @pytest.mark.ray
