@@ -1,7 +1,9 @@
-"""`datapredict demo`: runs end to end, prints its table, draws its plot."""
+"""`datapredict demo`: runs end to end, prints its table, draws its plot; refuses bad
+options before any work; its help shows every option's default."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +11,10 @@ from pathlib import Path
 import pytest
 
 import datapredict
-from datapredict.cli import main
+import datapredict.datasets
+from datapredict.cli import MERGES, main
+from datapredict.coordinators.merger import SEED_MERGE_TYPES
+from datapredict.merge import MERGE_RULES, SERVER_OPTIMIZERS
 
 
 def test_demo_prints_a_table_with_every_strategy_and_draws_the_plot(tmp_path, capsys):
@@ -46,20 +51,131 @@ def test_demo_prints_a_table_with_every_strategy_and_draws_the_plot(tmp_path, ca
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_demo_reports_bad_options_without_a_traceback(capsys):
-    code = main(["demo", "--children", "0", "--quiet"])
+def _table_rows(out: str, split: str) -> list[list[str]]:
+    return [line.split() for line in out.splitlines() if line.startswith(f"{split} ")]
+
+
+def test_merge_takes_a_comma_separated_list_and_repeats(capsys):
+    args = ["demo", "--rounds", "1", "--split", "iid", "--quiet"]
+    code = main([*args, "--merge", "median,KRUM", "--merge", "median", "--merge", "fedavg"])
+    out = capsys.readouterr().out
+    assert code == 0
+    merges = [row[2] for row in _table_rows(out, "iid") if row[1] == "model_parameters"]
+    assert merges[:3] == ["median", "krum", "fedavg"]  # in order, median once
+
+
+def test_server_optimizer_takes_a_comma_separated_list(capsys):
+    args = ["demo", "--rounds", "1", "--split", "iid", "--quiet", "--merge", "average"]
+    assert main([*args, "--server-optimizer", "fedadam,fedyogi"]) == 0
+    rows = _table_rows(capsys.readouterr().out, "iid")
+    assert [row[3] for row in rows if row[3] != "-"][:2] == ["fedadam", "fedyogi"]
+
+
+def test_the_merge_names_are_the_registry_and_the_seeds():
+    assert set(MERGES) == set(MERGE_RULES) | set(SEED_MERGE_TYPES) - {"regression_mean"}
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Any attempt to load a dataset fails the test: the options must be refused first."""
+
+    def load_dataset(*args, **kwargs):
+        raise AssertionError("the demo started working before refusing its options")
+
+    monkeypatch.setattr(datapredict.datasets, "load_dataset", load_dataset)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "valid"),
+    [
+        ("--merge", "median,nope", MERGES),
+        ("--merge", "median,", MERGES),
+        ("--server-optimizer", "fedadam,nope", tuple(SERVER_OPTIMIZERS)),
+    ],
+)
+def test_an_unknown_name_is_refused_before_any_work_listing_every_valid_name(
+    no_work, capsys, option, value, valid
+):
+    with pytest.raises(SystemExit) as stop:
+        main(["demo", option, value])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}:" in err and repr(value) in err
+    listed = re.search(r"is not one of ([\w, ]+)", err).group(1).split(", ")
+    assert listed == list(valid)
+
+
+def test_regression_mean_is_refused_with_the_reason(no_work, capsys):
+    with pytest.raises(SystemExit):
+        main(["demo", "--merge", "regression_mean"])
+    assert "linear regression" in capsys.readouterr().err
+
+
+def test_a_rule_needing_more_children_is_refused_before_any_work(no_work, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["demo", "--children", "4", "--merge", "median,krum"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "--merge krum" in err and "got K = 4" in err and "--children 4" in err
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--children", "0"), ("--rounds", "-1"), ("--alpha", "0")]
+)
+def test_a_bad_number_is_refused_before_any_work(no_work, capsys, option, value):
+    with pytest.raises(SystemExit) as stop:
+        main(["demo", option, value])
+    assert stop.value.code == 2
+    assert f"argument {option}: expected" in capsys.readouterr().err
+
+
+def test_demo_reports_bad_data_without_a_traceback(capsys):
+    code = main(["demo", "--dataset", "iris", "--children", "500", "--quiet"])
     assert code == 2
-    assert "error" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("datapredict: error:") and "n_children" in err
+    assert "Traceback" not in err
 
 
-def test_console_script_help():
-    out = subprocess.run(
-        [sys.executable, "-m", "datapredict.cli", "demo", "--help"],
+def _help(*args: str) -> str:
+    return subprocess.run(
+        [sys.executable, "-m", "datapredict.cli", *args, "--help"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    assert "--plot" in out and "--backend" in out
+
+
+def _options(help_text: str) -> dict[str, str]:
+    """Each option of the help's "options:" section -> its help text (flags removed)."""
+    section = help_text.split("\noptions:\n", 1)[1]
+    entries: dict[str, str] = {}
+    flag = None
+    for line in section.splitlines():
+        start = re.match(r"  (-\S.*?)(?:  +(.*)|$)", line)
+        if start:
+            flag = re.findall(r"--?[\w-]+", start.group(1))[-1]
+            entries[flag] = start.group(2) or ""
+        elif flag is not None and line.strip():
+            entries[flag] += " " + line.strip()
+    return entries
+
+
+def test_help_shows_every_options_help_and_default_without_markup():
+    from datapredict.cli import _parser
+
+    out = _help("demo")
+    options = _options(out)
+    expected = {a.option_strings[-1] for a in _parser()[1]._actions if a.option_strings}
+    assert set(options) == expected
+    for flag, text in options.items():
+        if flag != "--help":
+            assert re.search(r"\(default: [^)]+\)$", text), f"{flag}: {text!r}"
+    assert "--backend" in out and "--plot" in out
+    merge = options["--merge"].replace("- ", "-")
+    assert all(name in merge for name in MERGES)
+    for text in (out, _help()):
+        assert "`" not in text and ":class:" not in text and ":data:" not in text
 
 
 def test_version_flag(capsys):

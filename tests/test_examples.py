@@ -7,11 +7,16 @@ import numpy as np
 
 def test_robust_rules_resist_hostile_children_where_the_average_does_not(load_example, capsys):
     accuracies = load_example("robust_aggregation").main(["--rounds", "8"])
-    assert "test accuracy" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "test accuracy" in out
+    for name, accuracy in accuracies.items():
+        assert f"{name:<28s} {accuracy:.4f}" in out  # each row printed as returned
     assert accuracies["average, no hostile child"] > 0.9
-    assert accuracies["average"] < 0.7
-    for rule in ("median", "trimmed mean (beta=0.3)", "geometric median"):
-        assert accuracies[rule] > accuracies["average"] + 0.2
+    assert accuracies["average"] < 0.5  # the average follows the hostile children
+    robust = ("median", "trimmed mean (beta=0.3)", "krum (f=3)", "geometric median")
+    assert set(accuracies) == {"average, no hostile child", "average", *robust}
+    for rule in robust:  # every robust rule holds (8 rounds: 0.89-0.94)
+        assert accuracies[rule] > 0.85
 
 
 def test_async_runs_record_their_staleness_and_drops(load_example):
