@@ -219,7 +219,7 @@ def _progress(total: int, quiet: bool):
 
 
 def _classification_jobs(
-    args, data, shards_by_split, X_val, y_val, X_test, y_test, bar
+    args, data, shards_by_split, X_val, y_val, X_test, y_test, bar, cluster=None
 ) -> list[Job]:
     classes = np.unique(data.y)
     iterations = args.local_iterations
@@ -250,7 +250,7 @@ def _classification_jobs(
                 strategy=strategy,
                 rounds=args.rounds,
                 mode=args.mode,
-                backend=args.backend,
+                backend=args.backend if cluster is None else cluster,
                 merger=merger,
                 server_optimizer=None if optimizer == "-" else optimizer,
                 random_state=args.seed,
@@ -320,12 +320,10 @@ def _regression_mean_jobs(args) -> list[Job]:
 
 
 def _connect_ray(address: str | None):
-    """Connect once (or start one local Ray instance) for every job of the demo."""
+    """One Ray pool (and instance) for every job of the demo: its workers start once."""
     from datapredict.backends.ray import RayBackend
 
-    cluster = RayBackend(address=address)
-    cluster.connect()
-    return cluster
+    return RayBackend(address=address).__enter__()
 
 
 def _table(jobs: Sequence[Job], metric: str) -> str:
@@ -407,7 +405,9 @@ def demo(args: argparse.Namespace) -> int:
     bar = _progress(n_jobs, args.quiet)
     try:
         jobs = [_centralised(args, X, y, X_test, y_test, np.unique(data.y))]
-        jobs += _classification_jobs(args, data, shards_by_split, X_val, y_val, X_test, y_test, bar)
+        jobs += _classification_jobs(
+            args, data, shards_by_split, X_val, y_val, X_test, y_test, bar, cluster
+        )
     finally:
         if bar is not None:
             bar.close()

@@ -29,13 +29,6 @@ def test_demo_runs_on_ray_and_matches_inline(ray_local, capsys):
     assert ray_local.is_initialized()  # the shared instance is not the demo's to stop
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Ray 2.60 logs at error level that a ChildActor 'has constructor arguments in the "
-    "object store and max_restarts > 0' (ray-project/ray#53727), harmless here: the backend "
-    "holds the specs' references until close. It goes when the actors' constructor takes no "
-    "object-store argument (backends/ray/actor.py, backend.py)",
-)
 def test_a_successful_demo_on_ray_logs_no_error():
     """As a user runs it: a fresh process, a new local Ray instance, stderr read whole."""
     options = "--backend ray --quiet --dataset iris --children 2 --rounds 1 --merge average"

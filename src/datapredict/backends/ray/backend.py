@@ -58,10 +58,13 @@ class RayBackend:
     num_workers : int, optional
         Worker actors in the pool; default: the cluster's CPUs divided by ``num_cpus``.
     address : str, optional
-        ``None`` reuses the Ray instance this process is connected to, or starts a local
-        one (shut down again by :meth:`close`). ``"auto"`` joins the cluster running on
-        this machine, ``"HOST:PORT"`` the cluster whose head is there, ``"ray://HOST:PORT"``
-        goes through Ray Client; ``"local"`` always starts a new local instance.
+        ``None`` reuses the Ray instance this process is connected to, else joins the
+        cluster named by ``RAY_ADDRESS``, else starts a new local instance (shut down
+        again by :meth:`close`); it never joins a cluster merely found running on the
+        machine. ``"auto"`` joins the cluster running on this machine, ``"HOST:PORT"``
+        the cluster whose head is there, ``"ray://HOST:PORT"`` goes through Ray Client;
+        ``"local"`` always starts a new local instance. ``init_options`` that size an
+        instance (``num_cpus``, ...) are refused when joining one.
     num_cpus : float, default=1
         CPUs each worker actor reserves.
     num_gpus : float, default=0
