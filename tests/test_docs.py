@@ -155,5 +155,5 @@ def test_markers_are_read_and_a_failing_block_fails():
     with pytest.raises(ZeroDivisionError):
         run([found[0], found[3]])
     for bad in ("<!-- skip: -->", "<!-- test: gpu -->", "<!-- maybe: later -->"):
-        with pytest.raises(ValueError, match="page.md:3"):
+        with pytest.raises(ValueError, match=r"page\.md:3"):
             blocks(f"{bad}\n```python\npass\n```\n", "page.md")
