@@ -30,8 +30,8 @@ demo: $(VENV)/.demo
 	$(BIN)/datapredict demo --plot demo_cost.png
 
 test: $(VENV)/.test
-	$(BIN)/ruff check src tests bench examples
-	$(BIN)/ruff format --check src tests bench examples
+	$(BIN)/ruff check src tests bench examples docs/hooks
+	$(BIN)/ruff format --check src tests bench examples docs/hooks
 	$(MKDOCS)
 	$(BIN)/python -m pytest
 
@@ -39,8 +39,8 @@ docs: $(VENV)/.docs
 	$(MKDOCS)
 
 lint: $(VENV)/.test
-	$(BIN)/ruff check src tests bench examples
-	$(BIN)/ruff format --check src tests bench examples
+	$(BIN)/ruff check src tests bench examples docs/hooks
+	$(BIN)/ruff format --check src tests bench examples docs/hooks
 
 bench: $(VENV)/.test
 	$(PIP) install --quiet -e ".[bench]"
