@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 
 from datapredict.errors import (
+    ComplexDataError,
     DataTypeError,
     InvalidDataError,
     InvalidOptionError,
@@ -145,6 +146,13 @@ def as_array(data: Any, name: str) -> np.ndarray:
         raise DataTypeError(f"{name} must be a numeric array; it cannot be one: {exc}") from None
 
 
+def _complex_error(name: str, dtype: np.dtype, expected: str) -> ComplexDataError:
+    """The error for complex ``name``, in scikit-learn's words ("Complex data not supported")."""
+    return ComplexDataError(
+        f"{name} must hold {expected}; got dtype {dtype}. Complex data not supported"
+    )
+
+
 def _real_numbers(array: np.ndarray, name: str) -> np.ndarray:
     """Return a numeric ``array`` as float64; an object array only if it holds numbers.
 
@@ -154,6 +162,8 @@ def _real_numbers(array: np.ndarray, name: str) -> np.ndarray:
     kind = array.dtype.kind
     if kind in "biuf":
         return array.astype(np.float64, copy=False)
+    if kind == "c":
+        raise _complex_error(name, array.dtype, "real numbers")
     if kind != "O":
         raise DataTypeError(f"{name} must hold real numbers; got dtype {array.dtype}")
     if any(isinstance(value, str | bytes) for value in array.flat):
@@ -189,7 +199,8 @@ def check_features(X: Any, name: str = "X", *, finite: bool = True) -> np.ndarra
     Raises
     ------
     DataTypeError
-        For sparse, non-numeric, complex or ragged data.
+        For sparse, non-numeric or ragged data; complex data raise its subclass
+        :class:`~datapredict.errors.ComplexDataError`, also a ``ValueError``.
     InvalidDataError
         For a number of dimensions other than 2, or no rows or columns.
     NonFiniteError
@@ -277,7 +288,9 @@ def check_labels(y: Any, name: str = "y") -> np.ndarray:
     if labels.ndim != 1:
         raise InvalidDataError(f"{name} must be 1-D class labels; got shape {labels.shape}")
     kind = labels.dtype.kind
-    if kind in "cmMV":
+    if kind == "c":
+        raise _complex_error(name, labels.dtype, "class labels")
+    if kind in "mMV":
         raise DataTypeError(f"{name} must hold class labels; got dtype {labels.dtype}")
     if kind == "f":
         whole = np.isfinite(labels) & (labels == np.round(labels))
@@ -324,7 +337,8 @@ def check_targets(y: Any, name: str = "y", *, task: Task) -> np.ndarray:
         ``y`` is None, has the wrong number of dimensions or no outputs, or holds
         continuous values for a classifier.
     DataTypeError
-        Non-numeric ``y`` for regression; complex or incomparable labels.
+        Non-numeric ``y`` for regression, incomparable labels; complex ``y`` raises its
+        subclass :class:`~datapredict.errors.ComplexDataError`, also a ``ValueError``.
     NonFiniteError
         NaN or infinity in a regression target.
 

@@ -13,6 +13,7 @@ from typing import Any
 __all__ = [
     "CheckpointError",
     "ChildFailureError",
+    "ComplexDataError",
     "DataConversionWarning",  # noqa: F822 (made on first use by __getattr__)
     "DataPredictError",
     "DataTypeError",
@@ -42,6 +43,14 @@ class InvalidDataError(DataPredictError, ValueError):
 
 class DataTypeError(DataPredictError, TypeError):
     """Data or parameters are of a type that cannot be used (non-numeric, ragged, ...)."""
+
+
+class ComplexDataError(DataTypeError, ValueError):
+    """Data hold complex numbers: "Complex data not supported".
+
+    A :class:`DataTypeError` (so a ``TypeError``, as for every unusable dtype) that is
+    also a ``ValueError``, which scikit-learn's estimator checks expect for complex data.
+    """
 
 
 class ParameterStructureError(DataPredictError, ValueError):

@@ -8,16 +8,20 @@ diverge; with the default ``on_nonfinite="raise"`` such a fit rightly raises
 diverged parameters with a warning (``on_nonfinite="warn"``), every other option at its
 default.
 
-Checks deliberately not met are listed in :data:`EXPECTED_FAILED_CHECKS` with the
-reason, as scikit-learn's ``expected_failed_checks``.
+Every check runs, none is expected to fail: complex X raises
+:class:`~datapredict.errors.ComplexDataError`, a ``DataTypeError`` that is also the
+``ValueError`` saying "Complex data not supported" the checks want, and with pandas (in
+the ``test`` extra) the DataFrame checks (feature names, ``n_features_in_``) run too.
 """
 
 from __future__ import annotations
 
 import warnings
 
+import numpy as np
+import pandas
 import pytest
-from sklearn.utils.estimator_checks import check_complex_data, parametrize_with_checks
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from datapredict import LinearRegression, LogisticRegression, NeuralNetwork, errors
 
@@ -28,16 +32,8 @@ ESTIMATORS = [
     NeuralNetwork(task="regression", on_nonfinite="warn"),
 ]
 
-EXPECTED_FAILED_CHECKS = {
-    "check_complex_data": (
-        "complex X raises datapredict's DataTypeError, a TypeError like every unusable "
-        "dtype (errors.py), where the check wants a ValueError saying 'Complex data not "
-        "supported'"
-    ),
-}
 
-
-@parametrize_with_checks(ESTIMATORS, expected_failed_checks=lambda _: EXPECTED_FAILED_CHECKS)
+@parametrize_with_checks(ESTIMATORS)
 def test_scikit_learn_estimator_checks(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # the warned divergence (see above)
@@ -45,7 +41,17 @@ def test_scikit_learn_estimator_checks(estimator, check):
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS, ids=repr)
-def test_the_expected_failure_fails_for_the_reason_given(estimator):
-    """The listed check fails, and only by the error's class (the list holds no stale entry)."""
-    with pytest.raises(errors.DataTypeError, match="complex128"):
-        check_complex_data(type(estimator).__name__, estimator)
+def test_complex_features_raise_a_value_error_that_is_also_a_type_error(estimator):
+    X = np.ones((4, 2)) + 1j
+    with pytest.raises(errors.ComplexDataError, match="Complex data not supported") as info:
+        estimator.fit(X, [0, 1, 0, 1])
+    assert isinstance(info.value, ValueError) and isinstance(info.value, errors.DataTypeError)
+
+
+def test_the_dataframe_checks_run():
+    """pandas (the ``test`` extra) is importable, so scikit-learn's DataFrame checks are
+    not skipped, and a DataFrame's column names become ``feature_names_in_``."""
+    model = LogisticRegression(max_iterations=5).fit(
+        pandas.DataFrame({"a": [0.0, 1.0, 2.0, 3.0], "b": [1.0, 0.0, 1.0, 0.0]}), [0, 1, 0, 1]
+    )
+    assert model.feature_names_in_.tolist() == ["a", "b"]

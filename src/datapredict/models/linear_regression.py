@@ -45,14 +45,14 @@ class LinearRegression(GradientModel):
     random_state : int, Generator or None, default=None
         Seeds the initialisation and the batch order.
 
-    Options are validated when they are used (``fit``, ``train``, ...), not by the
-    constructor or ``set_params``, as scikit-learn's estimators do; ``set_parameters``
-    validates at once.
-
     Notes
     -----
     The parameters are one matrix of shape (n_features + 1, n_outputs), intercept first,
     as in DataPredict.
+
+    Options are validated when they are used (``fit``, ``train``, ...), not by the
+    constructor or ``set_params``, as scikit-learn's estimators do; ``set_parameters``
+    validates at once.
 
     Examples
     --------
