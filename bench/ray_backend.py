@@ -7,17 +7,17 @@ and the same math, alternately repeat by repeat so that a noisy host slows both 
 - data: 2 children, each a least-squares shard ``X`` (32, P) float64 standard normal
   (seeds 1 and 2), ``y = X @ w_true``; weights start at 0; step ``w -= (16 / P) * g``
   with ``g = X.T @ (X @ w - y) / 32``, one gradient per update (async).
-- ours: ``train_distributed(strategy="gradients", mode="async", backend="ray")`` with
+- ours: ``train_distributed(strategy="gradients", mode="async", backend=...)`` with
   ``LinearRegression(fit_intercept=False, learning_rate=16 / P)`` children (datapredict
-  models are float64, so the baseline is float64 too). The coordinator is an actor
-  (DistributedGradients inside); children are 0.5-CPU actors that push straight to it:
-  one actor call per push, whose reply carries the new main vector (payload and reply
-  go through the object store; the driver only reads the coordinator's log of arrivals
-  every 0.05 s for the history, so ``ray.put`` and the per-push actor calls stay at 0).
-  The backend limits the driver's BLAS pool to one thread during the job (its
-  ``driver_blas_threads=1`` default, as Ray does for every actor); a second variant,
-  "ours, BLAS unlimited" (``driver_blas_threads=None``), shows what the driver's
-  spinning BLAS threads cost the children.
+  models are float64, so the baseline is float64 too) on a pool of two 0.5-CPU worker
+  actors, one child each. The coordinator is an actor (DistributedGradients inside).
+  Async mode keeps the driver in the loop, as Ray's pattern does: each finished unit of
+  work (a (1, P) block in the object store) goes to the coordinator's actor by reference,
+  one actor call per push, whose reply carries the new main vector's reference, and the
+  driver hands the worker its next unit with it. The backend limits the driver's BLAS
+  pool to one thread during the job (its ``driver_blas_threads=1`` default, as Ray does
+  for every actor); a second variant, "ours, BLAS unlimited"
+  (``driver_blas_threads=None``), shows what the driver's spinning BLAS threads cost.
 - Ray's pattern (Ray Core "Parameter Server" example, async loop; REFERENCE.md Part C
   §2 and §7): a ``ParameterServer`` actor (``apply_gradients`` returns the new weights,
   ``get_weights``) and two ``DataWorker`` actors (``compute_gradients(weights)``), default
@@ -27,9 +27,8 @@ and the same math, alternately repeat by repeat so that a noisy host slows both 
 
 A push is one gradient applied; a round is 2 pushes. After a warm-up (actors built,
 shards in the object store, pipelines full), pushes are counted between two points
-where every push so far is applied: ours from the runner's round callback (called when
-the driver reads the coordinator's log, so up to 0.05 s late at both ends), Ray's
-from ``ray.get`` of the latest weights. Tables show medians over repeats; ``ratio`` is
+where every push so far is applied: ours from the runner's round callback, Ray's from
+``ray.get`` of the latest weights. Tables show medians over repeats; ``ratio`` is
 the median of the per-repeat ratios (ours / Ray's pushes per second).
 
 Where the time goes: for each side, the CPU each process role used during the timed
@@ -39,7 +38,7 @@ window (from /proc, Linux only), in cores and in CPU milliseconds per push: the 
 (another tenant on a shared host). For ours, also the child's own work per push
 (``ChildResult.seconds``: set parameters, one training step, flatten the step), the
 bare numpy gradient (two matrix-vector products, one BLAS thread) for reference, and
-the driver's wall time per push waiting for the coordinator's log (idle), in
+the driver's wall time per push waiting for results (idle), in
 ``ray.put``, in actor calls and the rest (runner, history).
 
 Run::
@@ -270,20 +269,7 @@ def timed_backend(times: DriverTimes, driver_blas_threads: int | None):
             times.child.extend(r.seconds for r in results)
             return results
 
-        def stream_async(self, *args):
-            events = super().stream_async(*args)
-            while True:
-                started = time.perf_counter()
-                try:
-                    arrivals, lost = next(events)
-                except StopIteration:
-                    return
-                finally:
-                    times.wait += time.perf_counter() - started
-                times.child.extend(a.result.seconds for a in arrivals)
-                yield arrivals, lost
-
-    return TimedRayBackend(num_cpus=0.5, driver_blas_threads=driver_blas_threads)
+    return TimedRayBackend(num_workers=2, num_cpus=0.5, driver_blas_threads=driver_blas_threads)
 
 
 def run_ours(shards, P: int, warmup_rounds: int, rounds: int, blas_threads: int | None) -> Run:
