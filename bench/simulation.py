@@ -223,6 +223,8 @@ def _backend(name: str):
         return contextlib.nullcontext("inline")
     from datapredict.backends import RayBackend, ThreadsBackend
 
+    # TEMPORARY (pool API): the three conditionals below become ThreadsBackend(num_workers=POOL),
+    # RayBackend(address="local", num_workers=POOL) and the backend itself.
     if name == "threads":
         pool = "num_workers" if _accepts(ThreadsBackend, "num_workers") else "max_workers"
         backend = ThreadsBackend(**{pool: POOL})
@@ -268,10 +270,14 @@ def digits_client() -> type:
     from flwr.client import NumPyClient
 
     class DigitsClient(NumPyClient):
+        """One client: its rows (:func:`client_shard`); a fresh model each ``fit``."""
+
         def __init__(self, client: int, n_clients: int, seed: int) -> None:
             self.X, self.y = client_shard(client, n_clients, seed)
 
         def fit(self, parameters, config):
+            """Train from ``parameters`` ([the (65, 10) matrix]) for the local iterations;
+            return the trained parameters, the sample count and no metrics."""
             model = make_model()
             model.set_parameters(max_iterations=LOCAL_ITERATIONS)
             model.set_model_parameters(parameters[0])
@@ -511,7 +517,7 @@ def header(gaps: dict[str, str]) -> str:
 
 
 def _label(side: str, gaps: dict[str, str]) -> str:
-    if side in ("threads", "ray"):
+    if side in ("threads", "ray"):  # TEMPORARY (pool API): always "pool" once it has landed
         return side if side in gaps else f"{side} pool"
     return side
 
