@@ -84,7 +84,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import inspect
 import json
 import os
 import platform
@@ -185,53 +184,15 @@ class Run:
     parameters: np.ndarray
 
 
-# TEMPORARY: detection of the pool API being added (children_per_round=, num_workers=,
-# backends as context managers); remove once it has landed.
-def _accepts(function, name: str) -> bool:
-    return name in inspect.signature(function).parameters
-
-
-def api_gaps() -> dict[str, str]:
-    """What the installed datapredict lacks for this benchmark (TEMPORARY)."""
-    import datapredict as dp
-    from datapredict.backends import RayBackend, ThreadsBackend
-
-    gaps = {}
-    if not _accepts(dp.train_distributed, "children_per_round"):
-        gaps["sampling"] = "train_distributed has no children_per_round= yet"
-    if not _accepts(ThreadsBackend, "num_workers"):
-        gaps["threads"] = f"ThreadsBackend has no num_workers= yet: max_workers={POOL} instead"
-    if not _accepts(RayBackend, "num_workers"):
-        gaps["ray"] = "RayBackend has no num_workers= yet: one actor per child"
-    return gaps
-
-
-def skip_reason(side: str, n_clients: int, fraction: float, gaps: dict[str, str]) -> str | None:
-    """Why the installed datapredict cannot run this configuration (TEMPORARY)."""
-    if side == "flower":
-        return None
-    if fraction < 1.0 and "sampling" in gaps:
-        return gaps["sampling"]
-    if side == "ray" and "ray" in gaps and n_clients > 10:
-        return gaps["ray"] + f"; {n_clients} actors do not fit this machine"
-    return None
-
-
 def _backend(name: str):
     """The backend of side ``name``, as a context manager (entering starts its workers)."""
     if name == "inline":
         return contextlib.nullcontext("inline")
     from datapredict.backends import RayBackend, ThreadsBackend
 
-    # TEMPORARY (pool API): the three conditionals below become ThreadsBackend(num_workers=POOL),
-    # RayBackend(address="local", num_workers=POOL) and the backend itself.
     if name == "threads":
-        pool = "num_workers" if _accepts(ThreadsBackend, "num_workers") else "max_workers"
-        backend = ThreadsBackend(**{pool: POOL})
-    else:
-        pool = {"num_workers": POOL} if _accepts(RayBackend, "num_workers") else {}
-        backend = RayBackend(address="local", **pool)
-    return backend if hasattr(backend, "__enter__") else contextlib.nullcontext(backend)
+        return ThreadsBackend(num_workers=POOL)
+    return RayBackend(address="local", num_workers=POOL)
 
 
 def run_datapredict(backend: str, n_clients: int, fraction: float, seed: int) -> Run:
@@ -499,7 +460,7 @@ def _version(package: str) -> str:
         return "not installed"
 
 
-def header(gaps: dict[str, str]) -> str:
+def header() -> str:
     """Versions, the machine, the job, and what the installed datapredict lacks."""
     import datapredict
 
@@ -512,14 +473,11 @@ def header(gaps: dict[str, str]) -> str:
         f"job: digits, {ROWS} rows per client, LogisticRegression(learning_rate={LEARNING_RATE}), "
         f"{LOCAL_ITERATIONS} local iterations, {ROUNDS} rounds, FedAvg; pools of {POOL} workers",
     ]
-    lines += [f"note: {gap}" for gap in gaps.values()]
     return "\n".join(lines)
 
 
-def _label(side: str, gaps: dict[str, str]) -> str:
-    if side in ("threads", "ray"):  # TEMPORARY (pool API): always "pool" once it has landed
-        return side if side in gaps else f"{side} pool"
-    return side
+def _label(side: str) -> str:
+    return f"{side} pool" if side in ("threads", "ray") else side
 
 
 def _number(value: float) -> str:
@@ -545,7 +503,7 @@ def parameter_check(outcome: Outcome, reference: Outcome | None) -> str:
     return f"max|diff| vs {reference.side} {diff:.1e} {verdict}"
 
 
-def table(outcomes: list[Outcome], gaps: dict[str, str]) -> str:
+def table(outcomes: list[Outcome]) -> str:
     """One configuration's rows: times, rate, memory, ratios to Flower, parameter check."""
     flower = next((o for o in outcomes if o.side == "flower" and o.ran), None)
     inline = next((o for o in outcomes if o.side == "inline" and o.ran), None)
@@ -557,7 +515,7 @@ def table(outcomes: list[Outcome], gaps: dict[str, str]) -> str:
     )
     rows = [columns]
     for o in outcomes:
-        label = _label(o.side, gaps)
+        label = _label(o.side)
         if not o.ran:
             rows.append(f"  {label:<14}{'not run: ' + o.note}")
             continue
@@ -577,7 +535,7 @@ def table(outcomes: list[Outcome], gaps: dict[str, str]) -> str:
     return "\n".join(rows)
 
 
-def targets(results: dict[tuple[str, int, float], Outcome], gaps: dict[str, str]):
+def targets(results: dict[tuple[str, int, float], Outcome]):
     """The issue's targets: (target, measured, verdict) for each."""
 
     def get(side: str, n_clients: int, fraction: float = 1.0) -> Outcome | None:
@@ -646,8 +604,7 @@ def targets(results: dict[tuple[str, int, float], Outcome], gaps: dict[str, str]
     threads_k, inline_k = get("threads", 1000), get("inline", 1000)
     rows.append(
         check(
-            "threads, 1,000 clients: >= 0.9x inline updates/s"
-            + ("" if "threads" not in gaps else f" [max_workers={POOL}]"),
+            "threads, 1,000 clients: >= 0.9x inline updates/s",
             [("threads", 1000, threads_k), ("inline", 1000, inline_k)],
             lambda: _ratio(threads_k.rate / inline_k.rate),
             lambda: threads_k.rate >= 0.9 * inline_k.rate,
@@ -682,8 +639,7 @@ def main(argv: list[str] | None = None) -> dict[tuple[str, int, float], Outcome]
         sides.remove("flower")
         print("flwr not installed: pip install flwr (the bench extra) to compare with Flower")
 
-    gaps = api_gaps()
-    print(header(gaps), flush=True)
+    print(header(), flush=True)
     configurations = [(k, 1.0) for k in args.clients] + [(k, FRACTION) for k in args.sampled]
     results: dict[tuple[str, int, float], Outcome] = {}
     with tempfile.TemporaryDirectory(prefix="dp-simulation-") as workdir:
@@ -696,21 +652,15 @@ def main(argv: list[str] | None = None) -> dict[tuple[str, int, float], Outcome]
             )
             outcomes = []
             for side in sides:
-                reason = skip_reason(side, n_clients, fraction, gaps)
-                if reason is None:
-                    outcome = measure(
-                        side, n_clients, fraction, args.seed, Path(workdir), args.timeout
-                    )
-                else:
-                    outcome = Outcome(side, n_clients, fraction, note=reason)
+                outcome = measure(side, n_clients, fraction, args.seed, Path(workdir), args.timeout)
                 results[side, n_clients, fraction] = outcome
                 outcomes.append(outcome)
                 done = f"wall {outcome.wall:.2f} s" if outcome.ran else outcome.note
-                print(f"  .. {_label(side, gaps)}: {done}", flush=True)
-            print(table(outcomes, gaps), flush=True)
+                print(f"  .. {_label(side)}: {done}", flush=True)
+            print(table(outcomes), flush=True)
 
     print("\nTargets")
-    rows = targets(results, gaps)
+    rows = targets(results)
     width = max(len(r[0]) for r in rows)
     for label, measured, verdict in rows:
         print(f"  {label:<{width}}  {measured:>22}  {verdict}")

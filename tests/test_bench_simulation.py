@@ -130,7 +130,7 @@ def test_target_verdicts(bench):
         outcome("inline", 1000, 2.0, 0.2e9),
     ]
     results = {(o.side, o.n_clients, o.fraction): o for o in runs}
-    verdicts = [row[2] for row in bench.targets(results, gaps={})]
+    verdicts = [row[2] for row in bench.targets(results)]
     assert verdicts[:6] == ["ok", "ok", "ok", "MISSED", "MISSED", "ok"]
     assert verdicts[6].startswith("not run (threads 1,000")
 
