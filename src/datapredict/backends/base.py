@@ -53,33 +53,27 @@ class JobSpec:
 
 @dataclass(frozen=True)
 class Shards:
-    """Every child's data, in one place: shard ``i`` is ``X[bounds[i]:bounds[i + 1]]``.
+    """Every child's data and seed: shard ``i`` is ``(X[i], y[i])``, seeded by ``seeds[i]``.
 
-    One concatenated matrix (not one array per child), so that a Ray object store holds
-    it as one object, read by every worker without a copy.
+    The arrays are the validated shards themselves (no copy); a Ray object store holds
+    the whole as one object, which every worker reads without a copy.
     """
 
-    X: np.ndarray
-    y: np.ndarray
-    bounds: np.ndarray
+    X: tuple[np.ndarray, ...]
+    y: tuple[np.ndarray, ...]
     seeds: tuple[np.random.SeedSequence, ...]
 
     @classmethod
     def of(cls, shards: Sequence[tuple[np.ndarray, np.ndarray]], seeds: Sequence) -> Shards:
-        """Concatenate ``shards`` (a list of (X, y)), with one seed per child."""
-        sizes = [len(X) for X, _ in shards]
-        bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        X = np.concatenate([X for X, _ in shards])
-        y = np.concatenate([np.asarray(y) for _, y in shards])
-        return cls(X, y, bounds, tuple(seeds))
+        """``shards`` (a list of (X, y)), with one seed per child."""
+        return cls(tuple(X for X, _ in shards), tuple(y for _, y in shards), tuple(seeds))
 
     def __len__(self) -> int:
-        return len(self.bounds) - 1
+        return len(self.X)
 
     def shard(self, child: int) -> tuple[np.ndarray, np.ndarray]:
-        """Child ``child``'s (X, y), as views."""
-        start, stop = self.bounds[child], self.bounds[child + 1]
-        return self.X[start:stop], self.y[start:stop]
+        """Child ``child``'s (X, y)."""
+        return self.X[child], self.y[child]
 
 
 @dataclass
