@@ -48,6 +48,7 @@ bench: $(VENV)/.test
 	$(BIN)/python bench/distributed.py
 	$(BIN)/python bench/merge.py
 	$(BIN)/python bench/ray_backend.py
+	$(BIN)/python bench/simulation.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .hypothesis demo_cost.png \

@@ -72,11 +72,23 @@ def test_missing_checkpoint_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("strategy", "optimizer"),
-    [("gradients", None), ("gradients", "fedadam"), ("model_parameters", "fedavgm")],
+    ("strategy", "optimizer", "per_round"),
+    [
+        ("gradients", None, None),
+        ("gradients", "fedadam", None),
+        ("model_parameters", "fedavgm", None),
+        ("model_parameters", None, 2),  # client sampling: the same children after resuming
+        ("gradients", "fedadam", 0.5),
+    ],
 )
-def test_resumed_job_equals_the_uninterrupted_one(tmp_path, shards, strategy, optimizer):
-    options = dict(strategy=strategy, rounds=6, random_state=0, server_optimizer=optimizer)
+def test_resumed_job_equals_the_uninterrupted_one(tmp_path, shards, strategy, optimizer, per_round):
+    options = dict(
+        strategy=strategy,
+        rounds=6,
+        random_state=0,
+        server_optimizer=optimizer,
+        children_per_round=per_round,
+    )
     uninterrupted = dp.train_distributed(_factory, shards, **options)
 
     def crash_after_round_3(record):
@@ -94,6 +106,7 @@ def test_resumed_job_equals_the_uninterrupted_one(tmp_path, shards, strategy, op
     )
     assert [r.round for r in resumed.history] == [4, 5]
     np.testing.assert_array_equal(resumed.main_parameters, uninterrupted.main_parameters)
+    assert [r.children for r in resumed.history] == [r.children for r in uninterrupted.history[4:]]
 
 
 def test_pushes_already_applied_are_not_applied_again():
