@@ -12,7 +12,8 @@ import pytest
 
 import datapredict
 import datapredict.datasets
-from datapredict.cli import MERGES, main
+from datapredict._cli_args import MERGES
+from datapredict.cli import main
 from datapredict.coordinators.merger import SEED_MERGE_TYPES
 from datapredict.merge import MERGE_RULES, SERVER_OPTIMIZERS
 
@@ -162,7 +163,7 @@ def _options(help_text: str) -> dict[str, str]:
 
 
 def test_help_shows_every_options_help_and_default_without_markup():
-    from datapredict.cli import _parser
+    from datapredict._cli_args import parser as _parser
 
     out = _help("demo")
     options = _options(out)

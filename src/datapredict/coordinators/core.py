@@ -16,7 +16,6 @@ refused with the error.
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -24,12 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from datapredict.coordinators._door import check_finite_vector, restore_vector
-from datapredict.coordinators._pending import ChildSlots, PendingRows, Push, update_rows
+from datapredict.coordinators._apply import UpdateMixin
+from datapredict.coordinators._door import restore_vector
+from datapredict.coordinators._pending import ChildSlots, PendingRows, Push
 from datapredict.coordinators._worker import BackgroundWorker
-from datapredict.coordinators.chain import AggregationChain, apply_step_in_place
+from datapredict.coordinators.chain import AggregationChain
 from datapredict.coordinators.outcome import PushOutcome, PushStats, PushStatus
-from datapredict.errors import NonFiniteError, NotInitializedError
+from datapredict.errors import NotInitializedError
 from datapredict.parameters import Layout, read_only_view
 
 # Builds a NamedTuple through tuple's own constructor: ~0.15 µs less per push than the
@@ -40,7 +40,7 @@ _APPLIED = PushStatus.APPLIED  # a module constant: cheaper to look up than the 
 __all__ = ["CoordinatorCore", "PushOutcome", "PushStats", "PushStatus"]
 
 
-class CoordinatorCore:
+class CoordinatorCore(UpdateMixin):
     """The flat main vector of a coordinator and how pushes update it.
 
     Parameters
@@ -345,51 +345,6 @@ class CoordinatorCore:
         else:
             self.slots.put(item.slot, item.vector, item.weight, item.generation)
         return PushOutcome(PushStatus.BUFFERED, self.stats_.version)
-
-    def _update(self, item: Push | None, lag: int = 0) -> None:
-        """Combine what is collected (and ``item``), apply it, or raise changing nothing."""
-        rows, weights = update_rows(self.pending, self.slots, self.chain, item, lag)
-        merged = self.chain.merge(rows, weights)
-        main = self.main
-        if self.sign is not None and self.chain.replaces:
-            # A step whose squares sum to a finite value has every |value| < 2**511:
-            # added to finite parameters it cannot overflow, so it is applied in place.
-            bounded = math.isfinite(np.vdot(merged, merged))
-            new_main = main if bounded else main.copy()
-            with np.errstate(over="ignore", invalid="ignore"):  # checked by _commit
-                apply_step_in_place(new_main, merged, self.sign, self.rate)
-            self._commit(new_main, self.optimizer_state, checked=bounded)
-            return
-        if self.sign is None:
-            target = merged
-        else:
-            target = main * (1.0 - self.rate) if self.rate else main.copy()
-            target += (self.sign * (self.rate or 1.0)) * merged
-        if main is None:
-            new_main = np.array(target, dtype=self.layout.dtype)
-            self._commit(new_main, self.chain.init(new_main))
-            return
-        new_main, state = self.chain.update(target, self.optimizer_state, main)
-        self._commit(np.asarray(new_main, dtype=self.layout.dtype), state)
-
-    def _commit(self, new_main: np.ndarray, state: Any, *, checked: bool = False) -> None:
-        """Adopt ``new_main`` if it is finite (``checked``: known to be); otherwise raise
-        and change nothing."""
-        if not checked:
-            try:
-                check_finite_vector(new_main, f"{self.owner}: the updated main parameters")
-            except NonFiniteError as exc:
-                raise NonFiniteError(
-                    f"{exc}; the update overflowed (pushes too large?) and was refused: "
-                    "the main parameters are unchanged"
-                ) from None
-        self.main, self.optimizer_state = new_main, state
-        self.stats_.applied += 1
-        self.stats_.version += 1
-        self.pending.clear()
-        self.slots.fill(new_main)
-        if self.on_update is not None:
-            self.on_update(new_main)
 
     # ------------------------------------------------------------- lifecycle
     def start(self) -> None:

@@ -80,6 +80,7 @@ class DistributedModelParameters(CoreFacade):
         merger: ModelParametersMerger | None = None,
         *,
         server_optimizer: Any = None,
+        # The queue's options, as DistributedGradients takes them (alike on purpose).
         max_queued: int = 64,
         when_full: str = "wait",
     ) -> None:

@@ -185,6 +185,8 @@ class RayBackend:
             f"max_restarts={self.max_restarts})"
         )
 
+    # The same with-block semantics as the in-process pools (backends/_pool.py), written
+    # again because this class does not share their lifecycle code: alike on purpose.
     def __enter__(self) -> RayBackend:
         self._entered = True
         return self

@@ -1,0 +1,72 @@
+"""How a coordinator's collected pushes become new main parameters (the core's update).
+
+The chain combines the rows (:func:`~datapredict.coordinators._pending.update_rows`),
+the result becomes a target (a step applied to the main parameters, or new parameters),
+the server optimizer turns it into the new main vector, and the update is committed only
+if that vector is finite: otherwise it raises and nothing changes.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from datapredict.coordinators._door import check_finite_vector
+from datapredict.coordinators._pending import Push, update_rows
+from datapredict.coordinators.chain import apply_step_in_place
+from datapredict.errors import NonFiniteError
+
+__all__ = ["UpdateMixin"]
+
+
+class UpdateMixin:
+    """The update of :class:`~datapredict.coordinators.core.CoordinatorCore` (whose fields
+    it uses: ``chain``, ``main``, ``sign``, ``rate``, ``layout``, ``optimizer_state``,
+    ``pending``, ``slots``, ``stats_``, ``on_update``); called with the core's lock held."""
+
+    def _update(self, item: Push | None, lag: int = 0) -> None:
+        """Combine what is collected (and ``item``), apply it, or raise changing nothing."""
+        rows, weights = update_rows(self.pending, self.slots, self.chain, item, lag)
+        merged = self.chain.merge(rows, weights)
+        main = self.main
+        if self.sign is not None and self.chain.replaces:
+            # A step whose squares sum to a finite value has every |value| < 2**511:
+            # added to finite parameters it cannot overflow, so it is applied in place.
+            bounded = math.isfinite(np.vdot(merged, merged))
+            new_main = main if bounded else main.copy()
+            with np.errstate(over="ignore", invalid="ignore"):  # checked by _commit
+                apply_step_in_place(new_main, merged, self.sign, self.rate)
+            self._commit(new_main, self.optimizer_state, checked=bounded)
+            return
+        if self.sign is None:
+            target = merged
+        else:
+            target = main * (1.0 - self.rate) if self.rate else main.copy()
+            target += (self.sign * (self.rate or 1.0)) * merged
+        if main is None:
+            new_main = np.array(target, dtype=self.layout.dtype)
+            self._commit(new_main, self.chain.init(new_main))
+            return
+        new_main, state = self.chain.update(target, self.optimizer_state, main)
+        self._commit(np.asarray(new_main, dtype=self.layout.dtype), state)
+
+    def _commit(self, new_main: np.ndarray, state: Any, *, checked: bool = False) -> None:
+        """Adopt ``new_main`` if it is finite (``checked``: known to be); otherwise raise
+        and change nothing."""
+        if not checked:
+            try:
+                check_finite_vector(new_main, f"{self.owner}: the updated main parameters")
+            except NonFiniteError as exc:
+                raise NonFiniteError(
+                    f"{exc}; the update overflowed (pushes too large?) and was refused: "
+                    "the main parameters are unchanged"
+                ) from None
+        self.main, self.optimizer_state = new_main, state
+        self.stats_.applied += 1
+        self.stats_.version += 1
+        self.pending.clear()
+        self.slots.fill(new_main)
+        if self.on_update is not None:
+            self.on_update(new_main)
