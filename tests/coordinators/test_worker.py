@@ -183,6 +183,9 @@ def test_many_producers_racing_stop_never_exceed_the_bound_and_apply_each_item_o
                 with direct:
                     slow.apply(item)
             if producer == 0 and k == per_producer // 2:
+                deadline = time.monotonic() + 30
+                while len(sizes) <= 100 and time.monotonic() < deadline:
+                    time.sleep(0.001)  # enough work applied under contention before stop
                 stopped.set()
                 worker.stop()
 
