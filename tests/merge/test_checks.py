@@ -19,6 +19,7 @@ from datapredict.merge import (
     SERVER_OPTIMIZERS,
     STALENESS_WEIGHTS,
     Average,
+    Bulyan,
     FedAvg,
     GeometricMedian,
     Krum,
@@ -50,6 +51,9 @@ REQUIREMENTS = [
     (MultiKrum(2, 3), 7, r"K > 2f \+ 2 = 6 children"),  # m + f = 5 < 7
     (MultiKrum(1, 6), 7, r"K >= num_to_keep \+ f = 7 children \(f = num_malicious = 1\)"),
     (NormClip(1.0, rule=Krum(2)), 7, r"K > 2f \+ 2 = 6 children"),
+    (Bulyan(1), 7, r"K >= 4f \+ 3 = 7 children \(f = num_malicious = 1\)"),
+    (Bulyan(2), 11, r"K >= 4f \+ 3 = 11 children \(f = num_malicious = 2\)"),
+    (NormClip(1.0, rule=Bulyan(0)), 3, r"K >= 4f \+ 3 = 3 children"),
     (NormClip(1.0), 1, "K >= 1 children"),
     (NormClip(1.0, rule=first_row), 1, "K >= 1 children"),
 ]

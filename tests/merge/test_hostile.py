@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from datapredict.merge import (
+    Bulyan,
     GeometricMedian,
     Krum,
     Median,
@@ -35,6 +36,7 @@ ROBUST = [
     (Krum(num_malicious=1), 5),
     (MultiKrum(num_malicious=1), 5),
     (MultiKrum(num_malicious=1, num_to_keep=2), 5),
+    (Bulyan(num_malicious=1), 7),
     (GeometricMedian(), 3),
     (NormClip(1.0, rule=Median()), 3),
     (NormClip(1.0, rule=Krum(1)), 5),

@@ -17,6 +17,7 @@ from sklearn.preprocessing import StandardScaler
 from datapredict import Layout, LogisticRegression
 from datapredict.merge import (
     Average,
+    Bulyan,
     GeometricMedian,
     Krum,
     Median,
@@ -88,6 +89,7 @@ def test_average_collapses(federation):
         TrimmedMean(beta=0.3),
         GeometricMedian(),
         MultiKrum(num_malicious=3),
+        Bulyan(num_malicious=1),  # K = 10 < 4f + 3 for f = 3: the 3 hostile exceed its f
         NormClip(10.0),  # honest norms are about 6: clipping alone tames the attack here
     ],
     ids=repr,

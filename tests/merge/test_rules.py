@@ -15,6 +15,7 @@ from datapredict.errors import DataTypeError, InvalidDataError, InvalidOptionErr
 from datapredict.merge import (
     MERGE_RULES,
     Average,
+    Bulyan,
     FedAvg,
     GeometricMedian,
     Krum,
@@ -263,7 +264,9 @@ def test_shape_dtype_finite_and_input_untouched(rule, dtype):
         np.testing.assert_array_equal(weights, before_w)
 
 
-@pytest.mark.parametrize("rule", RULES, ids=repr)
+# Bulyan's last Krum picks score one neighbour, so the closest pair ties exactly and the
+# lower index wins, as in Flower: row order matters there (tests/merge/test_bulyan.py)
+@pytest.mark.parametrize("rule", [r for r in RULES if not isinstance(r, Bulyan)], ids=repr)
 @settings(max_examples=20, deadline=None)
 @given(seed=seeds, shape=shapes)
 def test_row_order_does_not_matter(rule, seed, shape):
@@ -349,6 +352,7 @@ def test_custom_callable_and_names():
         "trimmed_mean",
         "krum",
         "multi_krum",
+        "bulyan",
         "geometric_median",
     }
     for name, cls in MERGE_RULES.items():

@@ -2,7 +2,7 @@
 
 - :mod:`datapredict.merge.rules`: ``rule(stacked, weights=None) -> merged`` over a
   stacked (K, P) matrix (average, fedavg, median, trimmed mean, Krum, Multi-Krum,
-  geometric median, norm clipping), each but NormClip also reachable by name; the rules
+  Bulyan, geometric median, norm clipping), each but NormClip also reachable by name; the rules
   live by family in :mod:`~datapredict.merge.mean_rules`,
   :mod:`~datapredict.merge.order_rules` and :mod:`~datapredict.merge.distance_rules`,
   their numerical kernels in :mod:`~datapredict.merge.order_statistics` and
@@ -20,6 +20,7 @@ from datapredict.merge.registry import Registry
 from datapredict.merge.rules import (
     MERGE_RULES,
     Average,
+    Bulyan,
     FedAvg,
     GeometricMedian,
     Krum,
@@ -56,6 +57,7 @@ __all__ = [
     "SERVER_OPTIMIZERS",
     "STALENESS_WEIGHTS",
     "Average",
+    "Bulyan",
     "Constant",
     "FedAdagrad",
     "FedAdam",

@@ -1,4 +1,4 @@
-"""Distance rules: Krum, Multi-Krum and the geometric median.
+"""Distance rules: Krum, Multi-Krum, Bulyan and the geometric median.
 
 They need every child's whole vector and compare children by L2 distance over all P
 parameters; the kernels (:mod:`datapredict.merge.distances`) reduce the P columns to a
@@ -15,9 +15,10 @@ import numpy as np
 from datapredict._validation import check_float, check_int
 from datapredict.merge import distances
 from datapredict.merge.base import MergeRule
+from datapredict.merge.order_statistics import closest_to_median_mean
 from datapredict.merge.stacked import check_stacked, weighted_mean
 
-__all__ = ["GeometricMedian", "Krum", "MultiKrum"]
+__all__ = ["Bulyan", "GeometricMedian", "Krum", "MultiKrum"]
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,66 @@ class MultiKrum(Krum):
         chosen = np.zeros(n_rows)
         chosen[np.argsort(self._scores(stacked), kind="stable")[:keep]] = 1.0 / keep
         return weighted_mean(stacked, chosen)
+
+
+@dataclass(frozen=True)
+class Bulyan(MergeRule):
+    """Bulyan: Krum picks ``theta = K - 2f`` rows, then a trimmed mean around their median.
+
+    El Mhamdi, Guerraoui and Rouault, "The Hidden Vulnerability of Distributed Learning in
+    Byzantium", ICML 2018. Step 1: ``theta = K - 2f`` times, the Krum winner of the rows
+    not yet picked joins the selection (its score sums the squared L2 distances to the
+    ``max(1, m - f - 2)`` nearest of the ``m`` remaining rows; ties go to the lowest
+    index). Step 2: per coordinate, the mean of the ``beta = theta - 2f`` selected values
+    closest to the selection's coordinate-wise median. Requires ``K >= 4f + 3``.
+
+    Unweighted, like :class:`Krum`: non-uniform weights are rejected (Flower's
+    ``aggregate_bulyan`` ignores the sample counts). Agrees with Flower's
+    ``aggregate_bulyan(results, f, aggregate_krum, to_keep=0)`` to rounding: the pairwise
+    distances are computed once (:func:`~datapredict.merge.distances.krum_selection`)
+    instead of once per pick, and the ``max(1, .)`` neighbour count of the last picks,
+    where ``m - f - 2 < 1``, is Flower's (the paper leaves it open).
+
+    **Row order matters.** Once a pick scores a single neighbour (``m <= f + 3``, always
+    reached: the last pick has ``2f + 1`` rows), the two rows of the closest pair tie
+    exactly (``d_ij = d_ji``), and the tie goes to the lower index, as in Flower and
+    :class:`Krum`. Permuting the children can therefore swap one selected row for its
+    nearest neighbour and change the result slightly (within the honest spread). Safe
+    for extreme finite values: a hostile row gets an infinite Krum score, never NaN.
+
+    Parameters
+    ----------
+    num_malicious : int >= 0, default=1
+        f, the number of hostile children to tolerate.
+    """
+
+    name = "bulyan"
+    num_malicious: int = 1
+
+    def __post_init__(self) -> None:
+        self._set_options(
+            num_malicious=check_int("Bulyan", "num_malicious", self.num_malicious, minimum=0)
+        )
+
+    def _requirement(self) -> tuple[int, str]:
+        f = self.num_malicious
+        return 4 * f + 3, f"K >= 4f + 3 = {4 * f + 3} children (f = num_malicious = {f})"
+
+    def selection(self, stacked: Any) -> np.ndarray:
+        """Indices of the ``K - 2f`` rows Krum picks (step 1), ``(K - 2f,)``, in pick order."""
+        owner = type(self).__name__
+        stacked = check_stacked(stacked, owner)
+        self.check_num_children(stacked.shape[0], owner)
+        return self._selection(stacked)
+
+    def _selection(self, stacked: np.ndarray) -> np.ndarray:
+        f = self.num_malicious
+        dist = distances.sq_distances(distances.centred_gram(stacked))
+        return distances.krum_selection(dist, f, stacked.shape[0] - 2 * f)
+
+    def _merge(self, stacked: np.ndarray, coef: np.ndarray | None) -> np.ndarray:
+        selected = self._selection(stacked)
+        return closest_to_median_mean(stacked, selected, len(selected) - 2 * self.num_malicious)
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ __all__ = [
     "Gram",
     "centred_gram",
     "krum_scores",
+    "krum_selection",
     "pivot_row",
     "robust_start",
     "sq_distances",
@@ -160,6 +161,27 @@ def krum_scores(dist: np.ndarray, n_neighbours: int) -> np.ndarray:
     masked = dist.copy()
     np.fill_diagonal(masked, np.inf)
     return np.sort(masked, axis=1)[:, :n_neighbours].sum(axis=1)
+
+
+def krum_selection(dist: np.ndarray, num_malicious: int, count: int) -> np.ndarray:
+    """Indices of ``count`` rows picked by Krum one at a time (Bulyan's first step).
+
+    Each pick is the Krum winner of the rows not yet picked: the lowest score over
+    ``max(1, m - f - 2)`` nearest neighbours among the ``m`` remaining rows (the
+    ``max(1, .)`` is Flower's, for the last picks where ``m - f - 2 < 1``); ties go to the
+    lowest index. Distances between rows do not change when others leave the pool, so
+    ``dist`` (:func:`sq_distances`) is computed once: ``count`` steps on K × K numbers.
+    Returns the indices in the order picked.
+    """
+    remaining = np.arange(len(dist))
+    picked = np.empty(count, dtype=np.intp)
+    for step in range(count):
+        pool = dist[np.ix_(remaining, remaining)]
+        scores = krum_scores(pool, max(1, len(remaining) - num_malicious - 2))
+        best = int(np.argmin(scores))
+        picked[step] = remaining[best]
+        remaining = np.delete(remaining, best)
+    return picked
 
 
 def _weighted_medians(values: np.ndarray, weights: np.ndarray) -> np.ndarray:

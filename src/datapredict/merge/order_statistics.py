@@ -20,6 +20,7 @@ import numpy as np
 __all__ = [
     "NETWORK_MAX_ROWS",
     "block_columns",
+    "closest_to_median_mean",
     "order_statistic_mean",
     "selection_network",
     "sorting_network",
@@ -101,4 +102,29 @@ def order_statistic_mean(stacked: np.ndarray, lo: int, hi: int, method: str = "a
                 block += row
     if hi - lo > 1:
         out /= hi - lo
+    return out
+
+
+def closest_to_median_mean(stacked: np.ndarray, rows: np.ndarray, n_closest: int) -> np.ndarray:
+    """Per column, the mean of the ``n_closest`` values of ``stacked[rows]`` nearest their median.
+
+    Bulyan's second step (El Mhamdi et al. 2018). Reads the selected rows in column
+    blocks (a ``(len(rows), B)`` copy at a time); per block, the median is
+    :func:`order_statistic_mean`, then one ``np.argpartition`` along axis 0 of
+    ``|value - median|`` finds the nearest values, as in Flower's
+    ``_aggregate_n_closest_weights``. A distance that overflows is ``+inf`` (such a value
+    is never nearer than a finite one), so extreme finite values are safe.
+    """
+    n_rows, n_cols = len(rows), stacked.shape[1]
+    lo = (n_rows - 1) // 2
+    out = np.empty(n_cols, stacked.dtype)
+    width = min(block_columns(n_rows, stacked.itemsize), max(n_cols, 1))
+    for start in range(0, n_cols, width):
+        stop = min(start + width, n_cols)
+        block = stacked[rows, start:stop]
+        median = order_statistic_mean(block, lo, n_rows - lo)
+        with np.errstate(over="ignore"):
+            gaps = np.abs(block - median)
+        nearest = np.argpartition(gaps, n_closest - 1, axis=0)[:n_closest]
+        out[start:stop] = np.take_along_axis(block, nearest, axis=0).mean(axis=0)
     return out

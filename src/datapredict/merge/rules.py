@@ -13,13 +13,13 @@ options are validated fields, and checks the number of children it needs
 
 The rules live by family: :mod:`~datapredict.merge.mean_rules` (Average, FedAvg),
 :mod:`~datapredict.merge.order_rules` (Median, TrimmedMean) and
-:mod:`~datapredict.merge.distance_rules` (Krum, MultiKrum, GeometricMedian). This module
+:mod:`~datapredict.merge.distance_rules` (Krum, MultiKrum, Bulyan, GeometricMedian). This module
 adds :class:`NormClip`, which wraps any of them, and the registry: every rule but
 NormClip has a name in :data:`MERGE_RULES`, so ``"median"`` and ``Median()`` are accepted
 in the same places (:func:`resolve_rule`).
 
 The robust rules (Median, TrimmedMean with ``floor(beta K) >= 1``, Krum, MultiKrum,
-GeometricMedian, and NormClip around any of them) return a finite result near the honest
+Bulyan, GeometricMedian, and NormClip around any of them) return a finite result near the honest
 children's under one hostile child pushing any finite values, up to the dtype's maximum.
 
 >>> import numpy as np
@@ -41,7 +41,7 @@ import numpy as np
 from datapredict._validation import check_float
 from datapredict.merge.base import MergeRule
 from datapredict.merge.clipping import clip_factors, clip_matrix, row_norms
-from datapredict.merge.distance_rules import GeometricMedian, Krum, MultiKrum
+from datapredict.merge.distance_rules import Bulyan, GeometricMedian, Krum, MultiKrum
 from datapredict.merge.mean_rules import Average, FedAvg
 from datapredict.merge.order_rules import Median, TrimmedMean
 from datapredict.merge.registry import Registry
@@ -50,6 +50,7 @@ from datapredict.merge.stacked import check_stacked, check_weights, weighted_mea
 __all__ = [
     "MERGE_RULES",
     "Average",
+    "Bulyan",
     "FedAvg",
     "GeometricMedian",
     "Krum",
@@ -130,7 +131,7 @@ class NormClip(MergeRule):
 
 MERGE_RULES: dict[str, type[MergeRule]] = {
     rule.name: rule
-    for rule in (Average, FedAvg, Median, TrimmedMean, Krum, MultiKrum, GeometricMedian)
+    for rule in (Average, FedAvg, Median, TrimmedMean, Krum, MultiKrum, Bulyan, GeometricMedian)
 }
 """Registered string names → rule classes (built with their default options)."""
 
@@ -147,8 +148,9 @@ def resolve_rule(
 ) -> MergeRule | Callable[..., np.ndarray]:
     """Return a merge rule from a rule object (any callable) or a registered name.
 
-    Names are case-insensitive (``"Average"`` is the seed's); ``"trimmed_mean"``, ``"krum"``
-    and ``"multi_krum"`` use the default options ``beta=0.1``, ``num_malicious=1``.
+    Names are case-insensitive (``"Average"`` is the seed's); ``"trimmed_mean"``, ``"krum"``,
+    ``"multi_krum"`` and ``"bulyan"`` use the default options ``beta=0.1``,
+    ``num_malicious=1``.
 
     Raises
     ------
