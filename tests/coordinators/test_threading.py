@@ -284,4 +284,7 @@ def test_eight_threads_training_their_own_children(started):
     # Each merge moves the common parameters; all children end equal to the main ones.
     for child in children:
         np.testing.assert_array_equal(child.params, merged)
-    assert 0.0 < merged[0] <= 400.0 / N_THREADS + 1e-12
+    # Its value depends on the interleaving: a child whose training ends while a merge
+    # runs keeps its result (trained from the parameters it started with) and brings it
+    # to the next merge, so a merge may average rows of different bases.
+    assert 0.0 < merged[0] < 400.0
