@@ -11,8 +11,6 @@ from hypothesis import strategies as st
 from datapredict.errors import InvalidDataError, InvalidOptionError
 from datapredict.merge import MERGE_RULES, Average, Bulyan, distances, resolve_rule
 
-aggregate = pytest.importorskip("flwr.server.strategy.aggregate")
-
 # K = 7, f = 1: theta = K - 2f = 5 Krum picks, then beta = theta - 2f = 3 values per column.
 POINTS = np.array(
     [[0.0, 0.0], [1.0, 2.0], [3.0, 1.0], [4.0, 5.0], [8.0, -2.0], [100.0, 0.0], [-60.0, 50.0]]
@@ -32,6 +30,9 @@ POINTS = np.array(
 def test_bulyan_by_hand():
     np.testing.assert_array_equal(Bulyan(1).selection(POINTS), [2, 1, 3, 0, 4])
     np.testing.assert_allclose(Bulyan(1)(POINTS), [8 / 3, 1.0], rtol=1e-15)
+
+
+def test_flower_agrees_by_hand():
     np.testing.assert_allclose(flower_bulyan(POINTS, 1), [8 / 3, 1.0], rtol=1e-15)
 
 
@@ -79,6 +80,7 @@ def to_flower(stacked: np.ndarray, counts) -> list:
 
 
 def flower_bulyan(stacked: np.ndarray, num_malicious: int, counts=None) -> np.ndarray:
+    aggregate = pytest.importorskip("flwr.server.strategy.aggregate")
     counts = np.ones(len(stacked), dtype=int) if counts is None else counts
     layers = aggregate.aggregate_bulyan(
         to_flower(stacked, counts),  # a fresh list: Flower pops from it
