@@ -354,3 +354,22 @@ def test_integer_valued_float_targets_with_many_values_warn_a_classifier():
         dp.train_distributed(
             lambda: dp.LogisticRegression(max_iterations=1), shards, rounds=1, random_state=0
         )
+
+
+def test_a_regressor_with_several_outputs_trains_on_every_backend():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 3))
+    Y = X @ rng.standard_normal((3, 2))
+    shards = [(X[:30], Y[:30]), (X[30:], Y[30:])]
+    for backend in ("inline", ThreadsBackend(num_workers=2)):
+        result = dp.train_distributed(
+            lambda: dp.LinearRegression(learning_rate=0.1),
+            shards,
+            strategy="model_parameters",
+            rounds=3,
+            backend=backend,
+            random_state=0,
+        )
+        assert result.main_parameters.shape == (4, 2)
+        assert not [f for record in result.history for f in record.failures]
+        assert result.history["cost"][-1] < result.history["cost"][0]

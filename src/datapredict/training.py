@@ -30,6 +30,7 @@ from datapredict.coordinators.checkpointer import Checkpointer
 from datapredict.coordinators.factory import CoordinatorFactory
 from datapredict.coordinators.host import LocalCoordinator
 from datapredict.errors import DataTypeError, InvalidDataError, NotInitializedError
+from datapredict.models.protocol import accepts_random_state
 from datapredict.options import Aggregation, AsyncPolicy, Checkpointing, Quorum
 from datapredict.parameters import Layout
 from datapredict.results import RoundRecord, TrainingResult
@@ -86,19 +87,20 @@ def _make_backend(backend: Any):
     return RayBackend()
 
 
-def _initial_main(model_factory: Callable[[], Any], strategy: str, shards: list, seed) -> Any:
+def _initial_main(
+    model_factory: Callable[[], Any], strategy: str, shards: list, labels: np.ndarray, seed
+) -> Any:
     """The main model (seeded from ``seed``) and its initial parameters; the factory's
-    child is checked against the protocol and the shards' targets against its task."""
-    labels = np.concatenate([y for _, y in shards])
+    child is checked against the protocol and the shards' targets against its task.
+    ``labels`` are the job's distinct targets (rows of them, for several outputs)."""
     n_features = shards[0][0].shape[1]
     model = model_factory()
     try:
         check_child(model, strategy)
     except DataTypeError as exc:
         raise DataTypeError(f"{_OWNER}: model_factory returned an unusable child: {exc}") from None
-    _check_targets(model, shards)
-    params = model.get_params() if hasattr(model, "get_params") else {}
-    if "random_state" in params:
+    _check_targets(model, shards, labels)
+    if accepts_random_state(model):
         model.set_parameters(random_state=np.random.default_rng(seed))
     if hasattr(model, "initialize") and model.get_model_parameters() is None:
         model.initialize(n_features, labels)
@@ -111,22 +113,23 @@ def _initial_main(model_factory: Callable[[], Any], strategy: str, shards: list,
     return model, main
 
 
-def _check_targets(model: Any, shards: list) -> None:
+def _check_targets(model: Any, shards: list, labels: np.ndarray) -> None:
     """Each shard's ``y`` suits the model's task (scikit-learn's ``_estimator_type``):
-    finite numbers for a regressor, discrete labels for a classifier."""
+    finite numbers for a regressor, discrete labels (``labels``, distinct) for a
+    classifier."""
     kind = getattr(model, "_estimator_type", None)
     task = {"classifier": "classification", "regressor": "regression"}.get(kind)
     if task is None:
         return
     for i, (_, y) in enumerate(shards):
         check_targets(y, f"shards[{i}][1]", task=task)
-    labels = np.concatenate([np.asarray(y).ravel() for _, y in shards])
+    rows = sum(len(y) for _, y in shards)
     if task == "classification" and labels.dtype.kind == "f":
-        classes = np.unique(labels).size
-        if classes > _MANY_CLASSES and classes > 0.1 * labels.size:
+        classes = labels.size
+        if classes > _MANY_CLASSES and classes > 0.1 * rows:
             warnings.warn(
                 f"train_distributed: the classifier's targets are floats with {classes} "
-                f"distinct values among {labels.size} rows, so it builds a {classes}-class "
+                f"distinct values among {rows} rows, so it builds a {classes}-class "
                 "model; if y is a continuous quantity, use a regressor (LinearRegression, "
                 "NeuralNetwork(task='regression'))",
                 UserWarning,
@@ -260,9 +263,12 @@ def train_distributed(
     make_coordinator()  # validates the combination of options before anything starts
     backend_impl = _make_backend(backend)
 
-    main_model, main = _initial_main(model_factory, strategy, shards, main_seed)
+    # Every class (or, for several outputs, every distinct target row) of the job, once:
+    # the main model and every worker initialise from it.
+    targets = np.concatenate([y for _, y in shards])
+    labels = np.unique(targets, axis=0) if targets.ndim > 1 else np.unique(targets)
+    main_model, main = _initial_main(model_factory, strategy, shards, labels, main_seed)
     layout = Layout.from_template(main)
-    labels = np.unique(np.concatenate([np.asarray(y).ravel() for _, y in shards]))
     spec = JobSpec(model_factory, strategy, local_iterations, shards[0][0].shape[1], labels, layout)
     started = time.perf_counter()
     bar = _progress(rounds, progress, f"{strategy} ({mode})")

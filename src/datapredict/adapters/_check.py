@@ -13,6 +13,7 @@ from typing import Any
 
 from datapredict._validation import check_choice
 from datapredict.errors import DataTypeError
+from datapredict.models.protocol import accepts_random_state
 
 __all__ = ["check_child"]
 
@@ -82,8 +83,7 @@ set_model_parameters, set_parameters)
                 f"(strategy={strategy!r} needs {', '.join(needed)})"
             )
     options: dict[str, Any] = {"max_iterations": 1}
-    get_params = getattr(model, "get_params", None)
-    if callable(get_params) and "random_state" in get_params():
+    if accepts_random_state(model):
         options["random_state"] = None
     if not _accepts(model.set_parameters, **options):
         raise DataTypeError(

@@ -21,13 +21,9 @@ from typing import Any
 import numpy as np
 
 from datapredict.backends.base import ChildResult, JobSpec, Shards
+from datapredict.models.protocol import accepts_random_state
 
 __all__ = ["PoolWorker"]
-
-
-def _accepts_random_state(model: Any) -> bool:
-    params = getattr(model, "get_params", None)
-    return params is not None and "random_state" in params()
 
 
 class PoolWorker:
@@ -52,7 +48,7 @@ class PoolWorker:
         job = self.job
         model = job.model_factory()
         options: dict[str, Any] = {"max_iterations": job.local_iterations}
-        if seed is not None and _accepts_random_state(model):
+        if seed is not None and accepts_random_state(model):
             options["random_state"] = np.random.default_rng(seed)
         model.set_parameters(**options)
         if callable(getattr(model, "initialize", None)):

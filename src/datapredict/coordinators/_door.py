@@ -32,7 +32,6 @@ __all__ = [
     "enter_flat",
     "new_main",
     "restore_vector",
-    "to_vector",
 ]
 
 
@@ -50,29 +49,14 @@ def check_finite_vector(vector: np.ndarray, name: str) -> None:
         raise NonFiniteError(f"{name} must be finite; it holds {bad} NaN or infinite values")
 
 
-def to_vector(layout: Layout, params: ModelParameters, name: str, *, copy: bool) -> np.ndarray:
-    """Validate ``params`` against ``layout`` and return them as one finite flat vector.
-
-    Parameters
-    ----------
-    layout : Layout
-        The main parameters' structure.
-    params : ModelParameters
-        What a caller pushed.
-    name : str
-        The argument's name, for error messages.
-    copy : bool
-        When False, a single contiguous array of the layout's dtype is returned as a
-        view (no copy); other structures are always copied into a new vector.
-    """
-    return enter(layout, params, name, copy=copy)[0]
-
-
 def enter(
     layout: Layout, params: ModelParameters, name: str, *, copy: bool
 ) -> tuple[np.ndarray, bool]:
-    """:func:`to_vector`, and whether every ``|value| < 2**511`` was proven on the way.
+    """Validate ``params`` against ``layout`` and return them as one finite flat vector,
+    and whether every ``|value| < 2**511`` was proven on the way.
 
+    With ``copy=False`` a single contiguous array of the layout's dtype is returned as
+    is or as a view (no copy); other structures are always copied into a new vector.
     The finiteness proof is one ``vdot`` (its finite sum of squares bounds every value
     by ``sqrt(max float) < 2**512``); such a vector added to finite parameters cannot
     overflow, which lets the parameter server apply it in place without a check.
@@ -116,7 +100,8 @@ def _prove_finite(vector: np.ndarray, name: str) -> bool:
 
 def restore_vector(layout: Layout, main: np.ndarray) -> np.ndarray:
     """Validate a checkpointed flat main vector against ``layout``; return a finite copy."""
-    return to_vector(layout, layout.unflatten(np.asarray(main)), "main", copy=True)
+    vector, _ = enter_flat(layout, np.asarray(main), "main")
+    return vector.copy()
 
 
 def new_main(params: ModelParameters, name: str) -> tuple[Layout, np.ndarray]:

@@ -43,7 +43,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from datapredict.parameters import ModelParameters
 
-__all__ = ["ChildModel", "GradientChild", "ReinforcementChild"]
+__all__ = ["ChildModel", "GradientChild", "ReinforcementChild", "accepts_random_state"]
 
 
 @runtime_checkable
@@ -77,3 +77,10 @@ class ReinforcementChild(ChildModel, Protocol):
 
     def reinforce(self, *args: Any, **kwargs: Any) -> Any:
         """One reinforcement update."""
+
+
+def accepts_random_state(model: Any) -> bool:
+    """Whether ``model`` takes a ``random_state`` (it lists one in ``get_params()``), which
+    the runner sets from each child's seed."""
+    get_params = getattr(model, "get_params", None)
+    return callable(get_params) and "random_state" in get_params()
