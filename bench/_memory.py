@@ -45,12 +45,31 @@ def tree_memory(root: psutil.Process) -> tuple[int, int]:
     total = count = 0
     for process in processes:
         try:
-            info = process.memory_full_info()
-        except psutil.Error:  # ended meanwhile, or not ours to read
+            total += _process_memory(process)
+        except (psutil.Error, OSError):  # ended meanwhile, or not ours to read
             continue
-        total += getattr(info, "pss", info.rss)
         count += 1
     return total, count
+
+
+def _process_memory(process: psutil.Process) -> int:
+    """One process's PSS in bytes: the kernel's own sum in ``/proc/PID/smaps_rollup``
+    (Linux 4.14+), else psutil's (PSS where it has it, else RSS).
+
+    The rollup is one short read; psutil's ``memory_full_info`` parses the whole of
+    ``/proc/PID/smaps`` (every mapping: ~10 ms of this process's CPU per sample, and
+    the measured process's memory map locked meanwhile), which at 20 samples a second
+    slowed the measured job itself by up to half on 2 cores.
+    """
+    try:
+        with open(f"/proc/{process.pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except FileNotFoundError:
+        pass
+    info = process.memory_full_info()
+    return getattr(info, "pss", info.rss)
 
 
 class PeakMemory:

@@ -25,7 +25,7 @@ from datapredict._validation import (
     option_error,
 )
 from datapredict.adapters._check import check_child
-from datapredict.backends.base import JobSpec, Shards, check_backend
+from datapredict.backends.base import JobSpec, Shards, SpawnedSeeds, check_backend
 from datapredict.coordinators.checkpointer import Checkpointer
 from datapredict.coordinators.factory import CoordinatorFactory
 from datapredict.coordinators.host import LocalCoordinator
@@ -250,8 +250,11 @@ def train_distributed(
     checkpoint = Checkpointing.of(checkpoint)
     local_iterations = _local_iterations(strategy, local_iterations)
     seed = np.random.SeedSequence(random_state)
-    main_seed, *child_seeds = seed.spawn(len(shards) + 1)
-    (sample_seed,) = seed.spawn(1)  # after the children's: their seeds stay as they were
+    # Children 0, 1..N and N+1 of ``seed``: the main model's, each child's, the sampler's
+    # (the children's made on demand: the same seeds as ``seed.spawn(N + 2)``).
+    main_seed = seed.spawn(1)[0]
+    child_seeds = SpawnedSeeds.of(seed, start=1, count=len(shards))
+    sample_seed = SpawnedSeeds.of(seed, start=len(shards) + 1, count=1)[0]
     sampler = ChildSampler(len(shards), children_per_round, sample_seed)
     min_children = sampler.per_round if quorum is None else quorum.min_children
     if min_children > sampler.per_round:

@@ -65,6 +65,41 @@ def test_one_worker_trains_many_children_like_models_of_their_own(digits):
     assert first[0].payload.shape == (3, job.layout.size)
 
 
+@pytest.mark.parametrize("strategy", ["gradients", "model_parameters"])
+def test_stacked_children_push_what_they_would_alone(digits, strategy):
+    """Full-batch children train stacked; a child with a label outside the classes or
+    NaN features fails alone, with the error training alone gives, the others train."""
+    X, y = digits
+    shards = [(X[i * 30 : (i + 1) * 30], y[i * 30 : (i + 1) * 30]) for i in range(6)]
+    shards.append((X[:7], y[:7]))  # another size: trains alone
+    bad_label = (X[200:230], np.where(np.arange(30) == 3, 99, y[200:230]))
+    nan_features = (np.where(np.arange(64) == 5, np.nan, X[300:330]), y[300:330])
+    shards += [bad_label, nan_features]
+    seeds = np.random.SeedSequence(4).spawn(len(shards))
+    factory = CountingFactory(learning_rate=0.5)
+    job, template = _job(factory, strategy)
+    worker = PoolWorker(job, Shards.of(shards, seeds))
+    assert worker._stacks(list(range(9))) == [[0, 1, 2, 3, 4, 5, 7, 8]]
+    main = job.layout.flatten(template.get_model_parameters())
+    results = worker.work([8, 0, 7, 1, 2, 3, 6, 4, 5], main, 1)
+    assert [r.child for r in results] == [8, 0, 7, 1, 2, 3, 6, 4, 5]
+    assert "not one of the model's classes" in results[2].error
+    assert "NaN" in results[0].error
+    for result in results:
+        if result.child in (7, 8):
+            assert result.payload is None
+            continue
+        own = factory()
+        own.set_parameters(max_iterations=3)
+        own.initialize(64, np.arange(10))
+        own.set_are_gradients_saved(True)
+        own.set_model_parameters(job.layout.unflatten(main))
+        costs = own.train(*shards[result.child])
+        pushed = own.get_gradients() if strategy == "gradients" else own.get_model_parameters()
+        np.testing.assert_array_equal(result.vector(), job.layout.flatten(pushed))
+        assert result.cost == costs[0] and result.n_samples == len(shards[result.child][1])
+
+
 class StatelessChild:
     """A child without training-state hooks: the worker gives each child its own."""
 
@@ -119,7 +154,10 @@ def test_a_failing_child_is_reported_and_its_row_left_out(digits):
 
 @pytest.mark.parametrize("strategy", ["gradients", "model_parameters"])
 @pytest.mark.parametrize("per_round", [None, 0.3])
-def test_sync_jobs_are_bit_identical_for_any_number_of_workers(digits, strategy, per_round):
+@pytest.mark.parametrize("batch_size", [32, None])  # None: children train stacked
+def test_sync_jobs_are_bit_identical_for_any_number_of_workers(
+    digits, strategy, per_round, batch_size
+):
     X, y = digits
     shards = split(X, y, 12, how="dirichlet", alpha=0.5, random_state=0)
     options = {
@@ -129,7 +167,7 @@ def test_sync_jobs_are_bit_identical_for_any_number_of_workers(digits, strategy,
         "local_iterations": 2,
         "children_per_round": per_round,
     }
-    factory = CountingFactory(batch_size=32, learning_rate=0.2)
+    factory = CountingFactory(batch_size=batch_size, learning_rate=0.2)
     reference = dp.train_distributed(factory, shards, backend=InlineBackend(), **options)
     for workers in (1, 2, 5):
         other = dp.train_distributed(

@@ -20,7 +20,7 @@ import numpy as np
 from datapredict.errors import InvalidOptionError
 from datapredict.parameters import Layout
 
-__all__ = ["Backend", "ChildResult", "JobSpec", "Shards", "check_backend"]
+__all__ = ["Backend", "ChildResult", "JobSpec", "Shards", "SpawnedSeeds", "check_backend"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,41 @@ class JobSpec:
 
 
 @dataclass(frozen=True)
+class SpawnedSeeds(Sequence):
+    """The seeds ``parent.spawn(...)`` gives its children ``start`` to ``start + count - 1``,
+    each made when it is asked for: the same ``SeedSequence`` objects, without making
+    (and, on Ray, shipping) ten thousand of them for a job whose rounds use a tenth.
+
+    Examples
+    --------
+    >>> parent = np.random.SeedSequence(7)
+    >>> seeds = SpawnedSeeds.of(parent, start=1, count=3)
+    >>> seeds[2].generate_state(1) == parent.spawn(4)[3].generate_state(1)
+    array([ True])
+    """
+
+    entropy: Any
+    spawn_key: tuple[int, ...]
+    pool_size: int
+    start: int
+    count: int
+
+    @classmethod
+    def of(cls, parent: np.random.SeedSequence, *, start: int, count: int) -> SpawnedSeeds:
+        """Children ``start`` to ``start + count - 1`` of ``parent``."""
+        return cls(parent.entropy, tuple(parent.spawn_key), parent.pool_size, start, count)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int) -> np.random.SeedSequence:  # type: ignore[override]
+        if not -self.count <= index < self.count:
+            raise IndexError(f"seed {index} of {self.count}")
+        key = (*self.spawn_key, self.start + index % self.count)
+        return np.random.SeedSequence(self.entropy, spawn_key=key, pool_size=self.pool_size)
+
+
+@dataclass(frozen=True)
 class Shards:
     """Every child's data and seed: shard ``i`` is ``(X[i], y[i])``, seeded by ``seeds[i]``.
 
@@ -61,12 +96,13 @@ class Shards:
 
     X: tuple[np.ndarray, ...]
     y: tuple[np.ndarray, ...]
-    seeds: tuple[np.random.SeedSequence, ...]
+    seeds: Sequence[np.random.SeedSequence]
 
     @classmethod
     def of(cls, shards: Sequence[tuple[np.ndarray, np.ndarray]], seeds: Sequence) -> Shards:
         """``shards`` (a list of (X, y)), with one seed per child."""
-        return cls(tuple(X for X, _ in shards), tuple(y for _, y in shards), tuple(seeds))
+        seeds = seeds if isinstance(seeds, SpawnedSeeds) else tuple(seeds)
+        return cls(tuple(X for X, _ in shards), tuple(y for _, y in shards), seeds)
 
     def __len__(self) -> int:
         return len(self.X)

@@ -10,6 +10,11 @@ its batch order) so a child trains exactly as if it had a model of its own:
   shared, and each child's state is swapped in and out;
 - any other model (a user's child, an adapter with state the worker cannot see) gets
   one instance per child, made the first time the child works.
+
+A shared model that can train a stack of children at once (datapredict's softmax
+regression on full batches with plain SGD: ``can_train_stacked``) trains the children
+whose shards have equal sizes ``STACK_SIZE`` at a time, each bit-identical to training
+alone (:mod:`datapredict.models._stacked`); their training state does not change.
 """
 
 from __future__ import annotations
@@ -23,7 +28,11 @@ import numpy as np
 from datapredict.backends.base import ChildResult, JobSpec, Shards
 from datapredict.models.protocol import accepts_random_state
 
-__all__ = ["PoolWorker"]
+__all__ = ["STACK_SIZE", "PoolWorker"]
+
+# Children trained together at most: (64, K, n) stacks stay in the cache; ~3x faster per
+# child than one at a time for 50-row digits shards (bench/simulation.py).
+STACK_SIZE = 64
 
 
 class PoolWorker:
@@ -75,25 +84,68 @@ class PoolWorker:
     def work(self, children: list[int], main: np.ndarray, version: int) -> list[ChildResult]:
         """Train ``children`` in turn from ``main`` (flat); their pushes are the rows of one
         (k, P) block, shared by the results as their ``payload``. A child that fails
-        gets a result with ``error`` set and its row left unused."""
+        gets a result with ``error`` set and its row left unused.
+
+        Children that can train stacked (see :meth:`_stacks`) train ``STACK_SIZE`` at a
+        time, bit-identical to training alone; the others, and any child whose stacked
+        result is not finite, train alone."""
         layout = self.job.layout
         block = np.empty((len(children), layout.size), dtype=layout.dtype)
+        results: list[ChildResult | None] = [None] * len(children)
+        for rows in self._stacks(children):
+            self._train_stack(children, rows, main, version, block, results)
         params = layout.unflatten(main)
-        results = []
         for row, child in enumerate(children):
-            started = time.perf_counter()
-            try:
-                n_samples, cost = self._train(child, params, block[row])
-            except Exception as exc:  # a child's failure is reported, never fatal
-                detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-                self.forget(child)
-                results.append(
-                    ChildResult(child, None, version, 0, float("nan"), 0.0, error=detail)
-                )
-                continue
-            seconds = time.perf_counter() - started
-            results.append(ChildResult(child, block, version, n_samples, cost, seconds, row=row))
+            if results[row] is None:
+                results[row] = self._train_alone(child, row, params, version, block)
         return results
+
+    def _stacks(self, children: list[int]) -> list[list[int]]:
+        """The rows of ``children`` to train together: children of the shared model whose
+        shards have the same number of rows and allow it (``can_train_stacked``), in
+        groups of at most ``STACK_SIZE``."""
+        can_stack = getattr(self.model, "can_train_stacked", None)
+        if not (self.shared and callable(can_stack)):
+            return []
+        by_rows: dict[int, list[int]] = {}
+        for row, child in enumerate(children):
+            by_rows.setdefault(len(self.shards.y[child]), []).append(row)
+        return [
+            rows[start : start + STACK_SIZE]
+            for n_rows, rows in by_rows.items()
+            if len(rows) > 1 and can_stack(n_rows)
+            for start in range(0, len(rows), STACK_SIZE)
+        ]
+
+    def _train_stack(self, children, rows, main, version, block, results) -> None:
+        """Train the children at ``rows`` together; their results go to ``results``
+        (a child left None there trains alone afterwards)."""
+        started = time.perf_counter()
+        X = np.stack([self.shards.X[children[row]] for row in rows])
+        out = self.model.train_stacked(main, X, [self.shards.y[children[r]] for r in rows])
+        pushed = out.steps if self.job.strategy == "gradients" else out.parameters
+        seconds = (time.perf_counter() - started) / len(rows)
+        for b, row in enumerate(rows):
+            if out.done[b]:
+                block[row] = pushed[b]
+                n_samples, cost = X.shape[1], float(out.first_costs[b])
+                results[row] = ChildResult(
+                    children[row], block, version, n_samples, cost, seconds, row=row
+                )
+
+    def _train_alone(
+        self, child: int, row: int, params: Any, version: int, block: np.ndarray
+    ) -> ChildResult:
+        """One child's unit of work on its own; its failure is reported, never fatal."""
+        started = time.perf_counter()
+        try:
+            n_samples, cost = self._train(child, params, block[row])
+        except Exception as exc:
+            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            self.forget(child)
+            return ChildResult(child, None, version, 0, float("nan"), 0.0, error=detail)
+        seconds = time.perf_counter() - started
+        return ChildResult(child, block, version, n_samples, cost, seconds, row=row)
 
     def _train(self, child: int, params: Any, out: np.ndarray) -> tuple[int, float]:
         """One unit of work of ``child`` from ``params``; its push is written to ``out``."""

@@ -44,22 +44,30 @@ def affine_by_class(
     W: np.ndarray, X: np.ndarray, fit_intercept: bool, out: np.ndarray | None = None
 ) -> np.ndarray:
     """:func:`affine` transposed: ``(X @ W[1:] + W[0]).T``, shape (n_outputs, n), with
-    the outputs along the rows (``out``, C-contiguous, receives it if given)."""
-    weights = W[1:] if fit_intercept else W
-    ZT = np.matmul(weights.T, X.T, out=out)
+    the outputs along the rows (``out``, C-contiguous, receives it if given).
+
+    Leading axes are a stack: ``W`` (B, rows, n_outputs) and ``X`` (B, n, n_features)
+    give (B, n_outputs, n), each slice computed exactly as the 2-D call would.
+    """
+    weights = W[..., 1:, :] if fit_intercept else W
+    ZT = np.matmul(np.swapaxes(weights, -1, -2), np.swapaxes(X, -1, -2), out=out)
     if fit_intercept:
-        ZT += W[0][:, None]
+        ZT += W[..., 0, :, None]
     return ZT
 
 
 def affine_gradient_by_class(X: np.ndarray, RT: np.ndarray, fit_intercept: bool) -> np.ndarray:
     """:func:`affine_gradient` from residuals ``RT`` (n_outputs, n) with the outputs along
-    the rows; the intercept's gradient is then a sum along each contiguous row."""
+    the rows; the intercept's gradient is then a sum along each contiguous row.
+
+    Leading axes are a stack, as for :func:`affine_by_class`.
+    """
+    product = np.swapaxes(RT @ X, -1, -2)
     if not fit_intercept:
-        return (RT @ X).T
-    G = np.empty((X.shape[1] + 1, RT.shape[0]))
-    G[1:] = (RT @ X).T
-    G[0] = RT.sum(axis=1)
+        return product
+    G = np.empty((*product.shape[:-2], X.shape[-1] + 1, RT.shape[-2]))
+    G[..., 1:, :] = product
+    G[..., 0, :] = RT.sum(axis=-1)
     return G
 
 

@@ -9,6 +9,7 @@ whole matrix). Logits beyond exp's range take stable formulas a few passes slowe
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -165,7 +166,7 @@ def _stable_softmax_cross_entropy(Z: np.ndarray, Y: np.ndarray) -> tuple[float, 
     return cost, (np.exp(Z - log_norm) - Y) / n
 
 
-def softmax_cross_entropy_by_class(ZT: np.ndarray, YT: np.ndarray) -> tuple[float, np.ndarray]:
+def softmax_cross_entropy_by_class(ZT: np.ndarray, YT: np.ndarray) -> tuple[Any, np.ndarray]:
     """Softmax cross-entropy with the classes along the rows: logits ``ZT`` (K, n),
     one-hot (or probability) targets ``YT`` (K, n); ``ZT`` is overwritten by the gradient
     w.r.t. the logits, divided by n.
@@ -173,19 +174,26 @@ def softmax_cross_entropy_by_class(ZT: np.ndarray, YT: np.ndarray) -> tuple[floa
     With the samples along the rows, the per-sample work (largest logit, shift, sum,
     normalisation) is K whole-row operations instead of reductions and broadcasts over
     rows of K, so each sample can take its own shift at no cost: stable for any logits.
+
+    Leading axes are a stack (B, K, n): the cost is then one per slice, shape (B,), and
+    each slice's gradient is computed exactly as the 2-D call would.
     """
-    k, n = ZT.shape
-    linear = float(np.vdot(YT, ZT))
-    shift = ZT.max(axis=0)
+    k, n = ZT.shape[-2:]
+    stacked = ZT.ndim > 2
+    if stacked:  # one vdot per slice: a slice's cost must not depend on the stack's size
+        linear = np.array([np.vdot(Y, Z) for Y, Z in zip(YT, ZT, strict=True)])
+    else:
+        linear = float(np.vdot(YT, ZT))
+    shift = ZT.max(axis=-2, keepdims=True)
     ZT -= shift
     np.exp(ZT, out=ZT)
     sums = np.ones(k) @ ZT
-    cost = float(np.log(sums).sum()) + float(shift.sum()) - linear
+    cost = np.log(sums).sum(axis=-1) + shift.sum(axis=(-2, -1)) - linear
     np.reciprocal(sums, out=sums)
-    ZT *= sums
+    ZT *= sums[..., None, :]
     ZT -= YT
     ZT *= 1.0 / n
-    return cost / n, ZT
+    return (cost if stacked else float(cost)) / n, ZT
 
 
 def cross_entropy(

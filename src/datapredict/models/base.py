@@ -36,6 +36,7 @@ from datapredict.models._divergence import Snapshot, divergence_message
 from datapredict.models._options import ModelOptions, OptionCheck
 from datapredict.models._scratch import Scratch
 from datapredict.models._sklearn import ScikitLearnEstimator
+from datapredict.models._stacked import StackedTrainingMixin
 from datapredict.models._training_state import TrainingStateMixin
 from datapredict.models.optimizers import STEP_RULES
 from datapredict.parameters import (
@@ -63,7 +64,7 @@ def _check_batch_size(owner: str, value: Any) -> int | None:
     return None if value is None else check_int(owner, "batch_size", value, minimum=1)
 
 
-class GradientModel(ModelOptions, TrainingStateMixin, ScikitLearnEstimator):
+class GradientModel(ModelOptions, TrainingStateMixin, StackedTrainingMixin, ScikitLearnEstimator):
     """Base class of the gradient-trained models (see the subclasses for the options).
 
     Subclasses define ``_OPTIONS`` entries of their own, ``_STRUCTURAL`` option names

@@ -98,6 +98,21 @@ class LogisticRegression(ClassifierMixin, GradientModel):
         cost, RT = softmax_cross_entropy_by_class(ZT, YT)
         return cost, affine_gradient_by_class(X, RT, fit_intercept)
 
+    def stacked_cost_and_gradient(self, W, X, YT):
+        """:meth:`cost_and_gradient` of B children at once (more than two classes):
+        parameters ``W`` (B, rows, K), features ``X`` (B, n, n_features) and encoded
+        targets ``YT`` (B, K, n) give the costs (B,) and gradients (B, rows, K), each
+        slice exactly as :meth:`cost_and_gradient` computes it alone."""
+        fit_intercept = self._options["fit_intercept"]
+        (B, n), k = X.shape[:2], W.shape[-1]
+        logits = self._scratch("stacked logits", (B, k, n))
+        ZT = affine_by_class(W, X, fit_intercept, out=logits)
+        costs, RT = softmax_cross_entropy_by_class(ZT, YT)
+        return costs, affine_gradient_by_class(X, RT, fit_intercept)
+
+    def _has_stacked_objective(self) -> bool:
+        return self._params.shape[1] > 1
+
     def _logits(self, X: Any) -> np.ndarray:
         X = self._check_predict_features(X)
         return affine(self._params, X, self._options["fit_intercept"])
