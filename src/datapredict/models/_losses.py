@@ -179,11 +179,9 @@ def softmax_cross_entropy_by_class(ZT: np.ndarray, YT: np.ndarray) -> tuple[Any,
     each slice's gradient is computed exactly as the 2-D call would.
     """
     k, n = ZT.shape[-2:]
-    stacked = ZT.ndim > 2
-    if stacked:  # one vdot per slice: a slice's cost must not depend on the stack's size
-        linear = np.array([np.vdot(Y, Z) for Y, Z in zip(YT, ZT, strict=True)])
-    else:
-        linear = float(np.vdot(YT, ZT))
+    # Each slice's sum runs along its own contiguous k * n values, as a lone slice's
+    # would: a slice's cost does not depend on the stack it is in.
+    linear = (YT * ZT).reshape(*ZT.shape[:-2], k * n).sum(axis=-1)
     shift = ZT.max(axis=-2, keepdims=True)
     ZT -= shift
     np.exp(ZT, out=ZT)
@@ -193,7 +191,7 @@ def softmax_cross_entropy_by_class(ZT: np.ndarray, YT: np.ndarray) -> tuple[Any,
     ZT *= sums[..., None, :]
     ZT -= YT
     ZT *= 1.0 / n
-    return (cost if stacked else float(cost)) / n, ZT
+    return (cost if ZT.ndim > 2 else float(cost)) / n, ZT
 
 
 def cross_entropy(
