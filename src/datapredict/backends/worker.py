@@ -72,10 +72,15 @@ class PoolWorker:
         self.states.pop(child, None)
         self.models.pop(child, None)
 
-    def work(self, children: list[int], main: np.ndarray, version: int) -> list[ChildResult]:
+    def work(
+        self, children: list[int], main: np.ndarray, version: int, setup: Any = None
+    ) -> list[ChildResult]:
         """Train ``children`` in turn from ``main`` (flat); their pushes are the rows of one
         (k, P) block, shared by the results as their ``payload``. A child that fails
-        gets a result with ``error`` set and its row left unused."""
+        gets a result with ``error`` set and its row left unused. With a secure round's
+        ``setup`` (:class:`~datapredict.secure.protocol.RoundSetup`) the payload is the
+        (k, P + 1) block of the children's masked encodings instead: the unmasked block
+        never leaves the worker."""
         layout = self.job.layout
         block = np.empty((len(children), layout.size), dtype=layout.dtype)
         params = layout.unflatten(main)
@@ -93,6 +98,10 @@ class PoolWorker:
                 continue
             seconds = time.perf_counter() - started
             results.append(ChildResult(child, block, version, n_samples, cost, seconds, row=row))
+        if setup is not None:
+            from datapredict.secure.client import mask_block
+
+            mask_block(block, results, main, setup, self.shards.seeds)
         return results
 
     def _train(self, child: int, params: Any, out: np.ndarray) -> tuple[int, float]:

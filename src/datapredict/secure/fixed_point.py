@@ -5,7 +5,7 @@ float ``x`` becomes ``round(clip(x, -range, range) * 2**fraction_bits)`` as a si
 64-bit integer, stored as its two's complement in a ``uint64``. numpy's ``uint64``
 arithmetic wraps, which is exactly arithmetic modulo 2**64, so masking and summing are
 plain ``np.add``. The sum of K encodings, read back as a signed integer, is the exact
-sum of the rounded values as long as ``K * (range * 2**fraction_bits + 1/2) < 2**63``
+sum of the rounded values as long as ``K * round(range * 2**fraction_bits) < 2**63``
 (:meth:`FixedPoint.check_capacity`); each value carries a rounding error of at most
 ``2**-(fraction_bits + 1)``, so the decoded sum of K values is within
 ``K * 2**-(fraction_bits + 1)`` of the sum of the clipped values.
@@ -26,8 +26,6 @@ import numpy as np
 from datapredict._validation import option_error
 
 __all__ = ["FixedPoint"]
-
-_SIGNED_LIMIT = 2.0**63
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,8 @@ class FixedPoint:
     @property
     def max_summands(self) -> int:
         """How many encodings can be summed without overflowing the signed range."""
-        return int(_SIGNED_LIMIT // (self.range * self.scale + 0.5)) - 1
+        largest = max(1, int(np.rint(self.range * self.scale)))  # |an encoded value|
+        return (2**63 - 1) // largest
 
     def check_capacity(self, summands: int, owner: str = "SecureAggregation") -> None:
         """Raise unless ``summands`` encodings sum without overflow."""
@@ -63,7 +62,7 @@ class FixedPoint:
                 "range",
                 f"small enough that {summands} children's values sum below 2**63 at "
                 f"fraction_bits={self.fraction_bits} (range * 2**fraction_bits * children "
-                f"< 2**63: at most {self.max_summands} children at this range)",
+                f"< 2**63: at most {self.max_summands} children at these values)",
                 self.range,
             )
 

@@ -36,8 +36,6 @@ class RoundSetup:
         The encoding.
     clip : float
         Each coordinate of an update is clipped to ``[-clip, clip]``.
-    size : int
-        P: an encoded push has ``P + 1`` values (the weighted update, then the weight).
     delta : bool
         Children mask ``params - main`` (model parameters) rather than their push (steps).
     weight_scale : float or None
@@ -55,7 +53,6 @@ class RoundSetup:
     threshold: int
     codec: FixedPoint
     clip: float
-    size: int
     delta: bool = False
     weight_scale: float | None = None
     noise_std: float | None = None

@@ -21,6 +21,7 @@ child's seed as on the worker; the server object receives only what a real serve
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from datapredict.secure.options import SecureAggregation
 from datapredict.secure.protocol import RoundSetup
 from datapredict.secure.server import SecAggServer
 
-__all__ = ["SecureJob", "SecureRounds", "secure_job"]
+__all__ = ["SecureJob", "SecureRounds", "check_backend", "secure_job"]
 
 _OWNER = "train_distributed"
 _AVERAGES = ("average", "fedavg")
@@ -53,8 +54,6 @@ class SecureJob:
         Every child's seed (their per-round secrets derive from it).
     graph_seed : numpy.random.SeedSequence
         The job's public seed of the neighbour graphs (round ``r``: ``spawn_key + (r,)``).
-    size : int
-        P, the flat parameters' size.
     delta : bool
         Children mask ``params - main`` (strategy "model_parameters").
     weight_scale : float or None
@@ -64,7 +63,6 @@ class SecureJob:
     option: SecureAggregation
     seeds: tuple[np.random.SeedSequence, ...]
     graph_seed: np.random.SeedSequence
-    size: int
     delta: bool
     weight_scale: float | None
 
@@ -81,7 +79,6 @@ class SecureJob:
             self.option.shares_needed(k + 1),
             seed,
             self.option.codec,
-            self.size,
             clip=self.option.range,
             delta=self.delta,
             weight_scale=self.weight_scale,
@@ -134,7 +131,6 @@ def secure_job(
     per_round: int,
     seeds: Sequence[np.random.SeedSequence],
     graph_seed: np.random.SeedSequence,
-    size: int,
     sample_counts: Sequence[int],
 ) -> SecureJob | None:
     """``train_distributed``'s ``secure_aggregation`` resolved for the job (None: off).
@@ -182,7 +178,23 @@ def secure_job(
     option.codec.check_capacity(per_round)
     weighted = strategy == "gradients" or name == "fedavg"
     scale = 2.0 ** math.ceil(math.log2(max(sample_counts))) if weighted else None
-    return SecureJob(option, tuple(seeds), graph_seed, size, strategy == "model_parameters", scale)
+    return SecureJob(option, tuple(seeds), graph_seed, strategy == "model_parameters", scale)
+
+
+def check_backend(backend: Any) -> None:
+    """Raise unless ``backend.submit`` takes a secure round's ``setup``."""
+    try:
+        accepts = "setup" in inspect.signature(backend.submit).parameters
+    except (TypeError, ValueError):
+        accepts = False
+    if not accepts:
+        raise option_error(
+            _OWNER,
+            "backend",
+            "a backend whose submit() takes setup= (inline, threads, ray) with "
+            "secure_aggregation",
+            backend,
+        )
 
 
 def _merge_name(merger: Any) -> str | None:

@@ -47,8 +47,6 @@ class SecAggServer:
         The round's public seed for the neighbour graph.
     codec : FixedPoint
         The encoding.
-    size : int
-        P (masked vectors have P + 1 values).
     **public
         The rest of :class:`RoundSetup` (``clip``, ``delta``, ``weight_scale``,
         ``noise_std``).
@@ -62,18 +60,17 @@ class SecAggServer:
         threshold: int,
         graph_seed: np.random.SeedSequence,
         codec: FixedPoint,
-        size: int,
         **public,
     ) -> None:
         self.round = round_index
         self.participants = tuple(sorted(participants))
         self.graph = neighbour_graph(self.participants, degree, graph_seed)
-        self.threshold, self.codec, self.size = threshold, codec, size
+        self.threshold, self.codec = threshold, codec
         self.public = public
         self.mask_keys: dict[int, bytes] = {}
         self.share_keys: dict[int, bytes] = {}
         self.mailbox: dict[int, dict[int, bytes]] = {c: {} for c in self.participants}
-        self.total = np.zeros(size + 1, dtype=np.uint64)
+        self.total: np.ndarray | None = None  # shaped by the first masked vector
         self.received: list[int] = []
         self.result: np.ndarray | None = None
 
@@ -94,7 +91,6 @@ class SecAggServer:
             share_keys=dict(self.share_keys),
             threshold=self.threshold,
             codec=self.codec,
-            size=self.size,
             **self.public,
         )
 
@@ -114,12 +110,16 @@ class SecAggServer:
                 f"round {self.round}: a masked vector from child {child}, which is not a "
                 "participant or already sent one"
             )
-        if masked.dtype != np.uint64 or masked.shape != self.total.shape:
+        shape = masked.shape if self.total is None else self.total.shape
+        if masked.dtype != np.uint64 or masked.ndim != 1 or masked.shape != shape:
             raise SecureAggregationError(
                 f"round {self.round}: child {child}'s masked vector has dtype {masked.dtype} "
-                f"and shape {masked.shape}; expected uint64 of shape {self.total.shape}"
+                f"and shape {masked.shape}; expected uint64 of shape {shape}"
             )
-        self.total += masked
+        if self.total is None:
+            self.total = masked.copy()
+        else:
+            self.total += masked
         self.received.append(child)
 
     def requests(self) -> dict[int, dict[int, str]]:
