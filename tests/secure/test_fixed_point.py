@@ -48,5 +48,5 @@ def test_capacity_is_checked_against_the_signed_range():
     codec = FixedPoint(range=2.0**20, fraction_bits=32)  # one value: 2**52 units
     assert codec.max_summands == (2**63 - 1) // 2**52 == 2047
     codec.check_capacity(2047)
-    with pytest.raises(InvalidOptionError, match="'range'.*at most 2047 children"):
+    with pytest.raises(InvalidOptionError, match=r"'range'.*at most 2047 children"):
         codec.check_capacity(3000)

@@ -47,7 +47,11 @@ def test_shares_are_encrypted_and_authenticated():
     tampered = bytes([ciphertext[0] ^ 1]) + ciphertext[1:]
     from cryptography.exceptions import InvalidTag
 
-    for args in ((3, 5, tampered, b"label"), (5, 3, ciphertext, b"label"), (3, 5, ciphertext, b"x")):
+    for args in (
+        (3, 5, tampered, b"label"),
+        (5, 3, ciphertext, b"label"),
+        (3, 5, ciphertext, b"x"),
+    ):
         with pytest.raises(InvalidTag):
             decrypt(key, *args)
 

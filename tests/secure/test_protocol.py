@@ -30,7 +30,9 @@ def _play(option, X, weights, dropped=(), round_index=0):
         for c in range(len(X))
     }
     results = [
-        SimpleNamespace(child=c, vector=lambda m=m: m) for c, m in masked.items() if c not in dropped
+        SimpleNamespace(child=c, vector=lambda m=m: m)
+        for c, m in masked.items()
+        if c not in dropped
     ]
     average, weight = rounds.finish(results)
     return average, weight, rounds, masked
@@ -47,7 +49,9 @@ def _bound(option, n_summed, weight):
 def test_the_sum_is_recovered_with_dropouts_up_to_the_threshold(n, size, data):
     option = SecureAggregation(neighbours="all", fraction_bits=24)
     values = st.floats(-10, 10, allow_nan=False)
-    X = np.array(data.draw(st.lists(st.lists(values, min_size=size, max_size=size), min_size=n, max_size=n)))
+    X = np.array(
+        data.draw(st.lists(st.lists(values, min_size=size, max_size=size), min_size=n, max_size=n))
+    )
     weights = np.array(data.draw(st.lists(st.integers(1, 8), min_size=n, max_size=n))) / 8
     allowed = n - option.shares_needed(n)  # holders = every child
     dropped = data.draw(st.sets(st.integers(0, n - 1), max_size=allowed))
@@ -75,12 +79,16 @@ def test_recovery_fails_cleanly_beyond_the_threshold():
     rounds, seeds = _rounds(option, 5)
     setup = rounds.begin(0, range(5))
     results = [
-        SimpleNamespace(child=c, vector=lambda c=c: SecAggClient(c, seeds[c], 0).mask(X[c], 1, setup))
+        SimpleNamespace(
+            child=c, vector=lambda c=c: SecAggClient(c, seeds[c], 0).mask(X[c], 1, setup)
+        )
         for c in (0, 4)
     ]
     assert "needs 3 surviving share holders" in setup.unrecoverable([0, 4])
     assert setup.unrecoverable([0, 2, 4]) is None
-    with pytest.raises(SecureAggregationError, match=r"3 of 5 children dropped out \(\[1, 2, 3\]\)"):
+    with pytest.raises(
+        SecureAggregationError, match=r"3 of 5 children dropped out \(\[1, 2, 3\]\)"
+    ):
         rounds.finish(results)
     assert rounds.server.result is None
 
@@ -135,10 +143,11 @@ def _stored(value, seen=None):
 def test_the_server_never_holds_an_unmasked_vector_or_a_secret():
     option = SecureAggregation(neighbours="log")
     X = np.random.default_rng(2).normal(size=(10, 30))
-    average, _, rounds, masked = _play(option, X, np.ones(10), dropped={3})
+    average, _, rounds, _ = _play(option, X, np.ones(10), dropped={3})
     encoded = [option.codec.encode(np.append(x, 1.0)) for x in X]
     secrets = [
-        s for client in rounds.clients.values()
+        s
+        for client in rounds.clients.values()
         for s in (client._mask.secret, client._share.secret, client._self_seed)
     ]
     held = list(_stored(rounds.server))
@@ -154,7 +163,7 @@ def test_the_server_never_holds_an_unmasked_vector_or_a_secret():
 
 
 def test_a_client_never_reveals_both_secrets_of_one_child():
-    rounds, seeds = _rounds(SecureAggregation(neighbours="all"), 3)
+    rounds, _ = _rounds(SecureAggregation(neighbours="all"), 3)
     setup = rounds.begin(0, range(3))
     client = rounds.clients[1]
     inbox = rounds.server.inbox(1)
@@ -170,7 +179,8 @@ def test_each_round_has_fresh_keys_and_masks():
     assert first.mask_keys[0] != second.mask_keys[0]
     x = np.zeros(8)
     assert not np.array_equal(
-        SecAggClient(0, seeds[0], 0).mask(x, 1, first), SecAggClient(0, seeds[0], 1).mask(x, 1, second)
+        SecAggClient(0, seeds[0], 0).mask(x, 1, first),
+        SecAggClient(0, seeds[0], 1).mask(x, 1, second),
     )
 
 

@@ -65,7 +65,9 @@ class SecureAggregation:
         else:
             check_float(_OWNER, "threshold", self.threshold, low=0.5, high=1, low_open=True)
         if not (self.neighbours in ("log", "all") or _is_int(self.neighbours)):
-            raise option_error(_OWNER, "neighbours", "'log', 'all' or an integer >= 1", self.neighbours)
+            raise option_error(
+                _OWNER, "neighbours", "'log', 'all' or an integer >= 1", self.neighbours
+            )
         if _is_int(self.neighbours):
             check_int(_OWNER, "neighbours", self.neighbours, minimum=1)
         check_float(_OWNER, "range", self.range, low=0, low_open=True)

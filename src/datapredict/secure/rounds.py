@@ -146,9 +146,13 @@ def secure_job(
     if option is True:
         option = SecureAggregation()
     if not isinstance(option, SecureAggregation):
-        raise option_error(_OWNER, "secure_aggregation", "None, a bool or a SecureAggregation", option)
+        raise option_error(
+            _OWNER, "secure_aggregation", "None, a bool or a SecureAggregation", option
+        )
     if mode != "sync":
-        raise option_error(_OWNER, "mode", "'sync' with secure_aggregation (rounds are unmasked whole)", mode)
+        raise option_error(
+            _OWNER, "mode", "'sync' with secure_aggregation (rounds are unmasked whole)", mode
+        )
     name = _merge_name(merger)
     if name not in _AVERAGES:
         raise option_error(
@@ -191,8 +195,7 @@ def check_backend(backend: Any) -> None:
         raise option_error(
             _OWNER,
             "backend",
-            "a backend whose submit() takes setup= (inline, threads, ray) with "
-            "secure_aggregation",
+            "a backend whose submit() takes setup= (inline, threads, ray) with secure_aggregation",
             backend,
         )
 

@@ -160,7 +160,9 @@ class SecAggServer:
                 continue
             secret = self._secret(shares, u)
             for v in survivors:
-                stream = prg(agree(secret, self.mask_keys[v], pair_label("mask", self.round, u, v)), size)
+                stream = prg(
+                    agree(secret, self.mask_keys[v], pair_label("mask", self.round, u, v)), size
+                )
                 if u > v:
                     total -= stream
                 else:
