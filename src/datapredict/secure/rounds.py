@@ -201,14 +201,13 @@ def check_backend(backend: Any) -> None:
 
 
 def _merge_name(merger: Any) -> str | None:
-    """The name of an averaging ``merger`` (None for the default "average")."""
-    from datapredict.coordinators.merger import ModelParametersMerger
+    """The name of an averaging ``merger`` (None for any other merge)."""
     from datapredict.merge.mean_rules import Average, FedAvg
 
     if merger is None:
         return "average"
-    if isinstance(merger, ModelParametersMerger):
-        return merger.merge_type
     if isinstance(merger, str):
         return merger.lower()
-    return merger.name if type(merger) in (Average, FedAvg) else None
+    if type(merger) in (Average, FedAvg):
+        return merger.name
+    return getattr(merger, "merge_type", None)  # a ModelParametersMerger's
