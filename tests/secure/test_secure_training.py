@@ -4,6 +4,7 @@ the same on every backend, dropouts, failed rounds, resume, bad inputs."""
 from __future__ import annotations
 
 import itertools
+import time
 
 import numpy as np
 import pytest
@@ -187,3 +188,40 @@ def test_bad_combinations_are_refused_before_any_work(shards, options, match):
 def test_bad_options_name_the_argument(options, name):
     with pytest.raises(InvalidOptionError, match=f"'{name}' option of SecureAggregation"):
         dp.SecureAggregation(**options)
+
+
+class _Slow(dp.LogisticRegression):
+    """Sleeps in train() on the shard of 101 rows: late for the quorum."""
+
+    def train(self, X, y):
+        if len(X) == 101:
+            time.sleep(1.0)
+        return super().train(X, y)
+
+
+def test_a_child_late_for_the_quorum_is_a_dropout(shards):
+    option = dp.SecureAggregation(neighbours="all", fraction_bits=20)
+    options = dict(
+        strategy="model_parameters",
+        merger="fedavg",
+        rounds=1,
+        random_state=0,
+        quorum=dp.Quorum(min_children=4, round_timeout=0.05),
+    )
+
+    def run(**extra):
+        factory = lambda: _Slow(learning_rate=0.5, classes=np.arange(10))  # noqa: E731
+        return dp.train_distributed(factory, shards, backend=ThreadsBackend(5), **options, **extra)
+
+    plain, secure = run(), run(secure_aggregation=option)
+    assert secure.history[0].children == plain.history[0].children == [1, 2, 3, 4]
+    difference = np.abs(secure.main_parameters - plain.main_parameters).max()
+    assert difference <= _bound(option, shards, "model_parameters", "fedavg", [1, 2, 3, 4])
+
+
+def test_updates_beyond_the_range_are_clipped_with_a_warning(shards, caplog):
+    option = dp.SecureAggregation(range=1e-3)
+    dp.train_distributed(
+        _factory, shards[:3], strategy="model_parameters", rounds=1, secure_aggregation=option
+    )
+    assert "beyond range=0.001; it is clipped" in caplog.text

@@ -19,6 +19,8 @@ requested shares leave a :class:`SecAggClient`.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from datapredict.errors import SecureAggregationError
@@ -27,6 +29,8 @@ from datapredict.secure.keys import agree, decrypt, encrypt, key_pair, pair_labe
 from datapredict.secure.protocol import RoundSetup
 
 __all__ = ["SecAggClient", "mask_block"]
+
+logger = logging.getLogger("datapredict")
 
 _TAG = 0x5EC466  # the spawn-key branch of a child's seed used for secure aggregation
 _SECRETS, _NOISE, _POLYNOMIALS = 0, 1, 2
@@ -166,6 +170,15 @@ def mask_block(
         if result.error is not None:
             continue
         update = block[result.row] - main if setup.delta else block[result.row]
+        largest = float(np.abs(update).max(initial=0.0))
+        if largest > setup.clip:
+            logger.warning(
+                "secure aggregation: child %d's update reaches %.3g, beyond range=%g; it is "
+                "clipped (raise SecureAggregation(range=...))",
+                result.child,
+                largest,
+                setup.clip,
+            )
         client = SecAggClient(result.child, seeds[result.child], setup.round)
         masked[result.row] = client.mask(update, setup.weight(result.n_samples), setup)
         result.payload = masked

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from datapredict._validation import option_error
+from datapredict.errors import SecureAggregationError
 from datapredict.secure.client import SecAggClient
 from datapredict.secure.graph import degree
 from datapredict.secure.options import SecureAggregation
@@ -111,6 +112,11 @@ class SecureRounds:
         """Steps 3 and 4: the survivors' average update (float64, P values) and their
         total weight, from their masked pushes (``result.vector()``)."""
         server, setup = self.server, self.setup
+        if server is None:
+            raise SecureAggregationError(
+                "secure aggregation: no round was begun here (did the coordinator restart "
+                "during the round?); the round cannot be unmasked"
+            )
         for result in results:
             server.receive(result.child, result.vector())
         responses = {
