@@ -103,14 +103,14 @@ class Runner:
             late = self._collect(window, version, busy, len(targets), quorum, round_timeout)
             window.results.sort(key=lambda r: r.child)  # pushes combine in child order
             push_ids = [(r.child, self.in_flight[r.child]) for r in window.results]
+            missing = len(targets) - len(window.results) - len(window.failures)
+            window.dropped = late + missing
             lost = None if setup is None else setup.unrecoverable(r.child for r in window.results)
             if lost is None:
                 self.host.push_round(window.results, push_ids, self._position(index + 1))
             else:  # secure aggregation: too many dropouts; the main parameters stay
                 window.failures.append(lost)
                 logger.warning("%s", lost)
-            missing = len(targets) - len(window.results) - len(window.failures)
-            window.dropped = late + missing
             self._record(index, window, time.perf_counter())
             if bar is not None:
                 bar.update()

@@ -112,6 +112,7 @@ def test_more_dropouts_than_the_threshold_fail_the_round_and_keep_main(shards, c
     assert "2 of 4 children dropped out ([0, 1])" in first.failures[2]
     assert "the round is not applied" in first.failures[2]
     assert first.version == 1  # the initial parameters' version: nothing applied
+    assert first.dropped == 0  # the two failures are failures, not late pushes
     assert second.version == 2 and second.children == [2, 3] and not second.failures
     assert "secure aggregation of round 0" in caplog.text
 
