@@ -6,8 +6,8 @@
   the round and the pair, so each purpose and pair gets an independent key.
 - **Masks**: ``prg(seed, size)`` is the AES-256-CTR keystream under the 32-byte seed,
   read as uint64 (a cryptographic PRG, as Bonawitz et al. 2017 assume). Measured on
-  this project's 2-core machine for 4e6 uint64: AES-CTR 5-10 ms, numpy PCG64
-  ``integers`` 15 ms, Philox ``integers`` 26 ms, PCG64 ``bytes`` 63 ms
+  this project's 2-core machine for 4e6 uint64 (two runs): AES-CTR 5-9 ms, numpy PCG64
+  ``integers`` 15-17 ms, Philox ``integers`` 26-30 ms, PCG64 ``bytes`` 63-81 ms
   (``bench/privacy_secagg.py --prg``): the cryptographic generator is also the fastest.
 - **Share encryption**: AES-256-GCM under the pair's ``share`` key, so the server that
   routes a share cannot read it (a nonce made of sender and recipient: each key
