@@ -226,3 +226,25 @@ def test_updates_beyond_the_range_are_clipped_with_a_warning(shards, caplog):
         _factory, shards[:3], strategy="model_parameters", rounds=1, secure_aggregation=option
     )
     assert "beyond range=0.001; it is clipped" in caplog.text
+
+
+def test_the_host_receives_only_masked_uint64_vectors(shards, monkeypatch):
+    from datapredict.coordinators.host import LocalCoordinator
+
+    received = []
+    original = LocalCoordinator._apply_secure
+
+    def spy(self, results):
+        received.extend(r.vector().copy() for r in results)
+        return original(self, results)
+
+    monkeypatch.setattr(LocalCoordinator, "_apply_secure", spy)
+    result = dp.train_distributed(
+        _factory, shards, strategy="model_parameters", rounds=1, secure_aggregation=True
+    )
+    size = result.main_parameters.size
+    assert len(received) == 5
+    for vector in received:
+        assert vector.dtype == np.uint64 and vector.shape == (size + 1,)
+        top = (vector >> np.uint64(56)).astype(int)  # unmasked small updates: 0 or 255 only
+        assert len(np.unique(top)) > 64
