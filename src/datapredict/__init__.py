@@ -16,6 +16,7 @@ from datapredict.models import LinearRegression, LogisticRegression, NeuralNetwo
 from datapredict.options import Aggregation, AsyncPolicy, Checkpointing, Quorum
 from datapredict.parameters import Layout, ModelParameters
 from datapredict.results import History, RoundRecord, TrainingResult
+from datapredict.secure.options import SecureAggregation
 from datapredict.training import train_distributed
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "NeuralNetwork",
     "Quorum",
     "RoundRecord",
+    "SecureAggregation",
     "TrainingResult",
     "errors",
     "train_distributed",

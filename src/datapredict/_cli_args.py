@@ -181,6 +181,11 @@ def _job_options(demo: argparse.ArgumentParser) -> None:
         choices=("sync", "async"),
         help="sync rounds wait for every child; async applies each push as it arrives",
     )
+    demo.add_argument(
+        "--secure-aggregation",
+        action="store_true",
+        help="add a fedavg job whose server sees only masked updates (SecAgg+; sync mode)",
+    )
 
 
 def _output_options(demo: argparse.ArgumentParser) -> None:
@@ -194,7 +199,10 @@ def _output_options(demo: argparse.ArgumentParser) -> None:
 
 
 def check_children(demo: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Refuse a merge rule that cannot merge ``--children`` children, before any work."""
+    """Refuse a merge rule that cannot merge ``--children`` children, and secure
+    aggregation in async mode, before any work."""
+    if args.secure_aggregation and args.mode == "async":
+        demo.error("--secure-aggregation needs --mode sync (rounds are unmasked whole)")
     for name in args.merge:
         if name in MERGE_RULES:
             try:

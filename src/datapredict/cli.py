@@ -25,6 +25,8 @@ from datapredict.training import train_distributed
 
 __all__ = ["main"]
 
+SECURE = "fedavg+secagg"  # the merge column of the --secure-aggregation job
+
 
 @dataclass
 class Job:
@@ -66,9 +68,10 @@ def _classification_jobs(
         runs = [("gradients", "average", "-")]
         runs += [("model_parameters", merge, "-") for merge in merges]
         runs += [("model_parameters", "fedavg", opt) for opt in optimizers]
+        runs += [("model_parameters", SECURE, "-")] if args.secure_aggregation else []
         for strategy, merge, optimizer in runs:
             job = Job(split, strategy, merge, optimizer)
-            merger = merge
+            merger = "fedavg" if merge == SECURE else merge
             if merge in ("weighted_average", "best"):
                 merger = ModelParametersMerger(factory(), "classification", merge)
                 merger.set_data(X_val, y_val)
@@ -88,6 +91,7 @@ def _classification_jobs(
                 random_state=args.seed,
                 local_iterations=iterations,
                 progress=False,
+                secure_aggregation=merge == SECURE,
             )
             job.seconds = time.perf_counter() - started
             job.score = result.model.score(X_test, y_test)
@@ -227,7 +231,9 @@ def demo(args: argparse.Namespace) -> int:
         )
         for name in splits
     }
-    n_jobs = len(splits) * (1 + len(args.merge) + len(args.server_optimizer or []))
+    n_jobs = len(splits) * (
+        1 + len(args.merge) + len(args.server_optimizer or []) + args.secure_aggregation
+    )
     print(
         f"datapredict demo: {args.dataset} ({len(X)} train / {len(X_test)} test rows, "
         f"{X.shape[1]} features), {args.children} children, {args.rounds} rounds, "

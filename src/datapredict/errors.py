@@ -26,6 +26,7 @@ __all__ = [
     "NotInitializedError",
     "ParameterStructureError",
     "QueueFullError",
+    "SecureAggregationError",
 ]
 
 
@@ -139,3 +140,9 @@ class CheckpointError(InvalidDataError):
 
 class QueueFullError(DataPredictError, RuntimeError):
     """A background queue is full and its ``when_full`` option refuses to wait."""
+
+
+class SecureAggregationError(DataPredictError, RuntimeError):
+    """Secure aggregation cannot go on: too few share holders survived to reconstruct a
+    secret (more dropouts than the threshold allows), or a client was asked to reveal
+    both secrets of one child."""

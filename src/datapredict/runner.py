@@ -48,12 +48,16 @@ class Runner:
         self.first_round, self.next_seq = position["round"], position["next_seq"]
         logger.info("resumed from %s at round %d", directory, self.first_round)
 
-    def _submit(self, children: list[int], handle: Any) -> None:
-        """Send work to ``children``; each push will carry the id ``(child, seq)``."""
+    def _submit(self, children: list[int], handle: Any, setup: Any = None) -> None:
+        """Send work to ``children`` (with a secure round's public ``setup``); each push
+        will carry the id ``(child, seq)``."""
         for child in children:
             self.in_flight[child] = self.next_seq
             self.next_seq += 1
-        self.backend.submit(children, handle)
+        if setup is None:
+            self.backend.submit(children, handle)
+        else:
+            self.backend.submit(children, handle, setup=setup)
 
     def _position(self, next_round: int) -> dict[str, int]:
         return {"round": next_round, "next_seq": self.next_seq}
@@ -93,14 +97,20 @@ class Runner:
             main, version = self.host.main()
             handle = self.backend.broadcast(main, version)
             targets = [c for c in self._alive(self.sampler.sample(index)) if c not in busy]
-            self._submit(targets, handle)
+            setup = self.host.round_setup(index, targets)
+            self._submit(targets, handle, setup)
             busy.update(targets)
             late = self._collect(window, version, busy, len(targets), quorum, round_timeout)
             window.results.sort(key=lambda r: r.child)  # pushes combine in child order
             push_ids = [(r.child, self.in_flight[r.child]) for r in window.results]
-            self.host.push_round(window.results, push_ids, self._position(index + 1))
             missing = len(targets) - len(window.results) - len(window.failures)
             window.dropped = late + missing
+            lost = None if setup is None else setup.unrecoverable(r.child for r in window.results)
+            if lost is None:
+                self.host.push_round(window.results, push_ids, self._position(index + 1))
+            else:  # secure aggregation: too many dropouts; the main parameters stay
+                window.failures.append(lost)
+                logger.warning("%s", lost)
             self._record(index, window, time.perf_counter())
             if bar is not None:
                 bar.update()

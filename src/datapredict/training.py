@@ -36,6 +36,9 @@ from datapredict.parameters import Layout
 from datapredict.results import RoundRecord, TrainingResult
 from datapredict.runner import Runner
 from datapredict.sampling import ChildSampler
+from datapredict.secure.options import SecureAggregation
+from datapredict.secure.rounds import check_backend as check_secure_backend
+from datapredict.secure.rounds import secure_job
 
 __all__ = ["train_distributed"]
 
@@ -169,6 +172,7 @@ def train_distributed(
     children_per_round: int | float | None = None,
     progress: bool | None = None,
     callback: Callable[[RoundRecord], None] | None = None,
+    secure_aggregation: SecureAggregation | bool | None = None,
 ) -> TrainingResult:
     """Train a main model from children that each hold one shard.
 
@@ -221,6 +225,11 @@ def train_distributed(
         Show a progress bar (default: when stderr is a terminal).
     callback : callable, optional
         Called with each :class:`RoundRecord`.
+    secure_aggregation : SecureAggregation or bool, optional
+        Hide each child's update from the server (SecAgg+; ``True``: the defaults): sync
+        mode and an averaging merge ("average", "fedavg") only. A round with more
+        dropouts than the threshold allows is recorded as failed and not applied. See
+        :class:`~datapredict.secure.options.SecureAggregation`.
 
     Returns
     -------
@@ -256,15 +265,28 @@ def train_distributed(
     child_seeds = SpawnedSeeds.of(seed, start=1, count=len(shards))
     sample_seed = SpawnedSeeds.of(seed, start=len(shards) + 1, count=1)[0]
     sampler = ChildSampler(len(shards), children_per_round, sample_seed)
+    secure = secure_job(
+        secure_aggregation,
+        strategy=strategy,
+        mode=mode,
+        merger=aggregation.merger,
+        max_norm=aggregation.max_norm,
+        per_round=sampler.per_round,
+        seeds=child_seeds,
+        graph_seed=seed.spawn(1)[0],
+        sample_counts=[len(y) for _, y in shards],
+    )
     min_children = sampler.per_round if quorum is None else quorum.min_children
     if min_children > sampler.per_round:
         expected = f"an integer in [1, {sampler.per_round}] (children per round)"
         raise option_error("Quorum", "min_children", expected, min_children)
     make_coordinator = CoordinatorFactory(
-        strategy, mode, sampler.per_round, aggregation, asynchrony
+        strategy, mode, sampler.per_round, aggregation, asynchrony, secure
     )
     make_coordinator()  # validates the combination of options before anything starts
     backend_impl = _make_backend(backend)
+    if secure is not None:
+        check_secure_backend(backend_impl)
 
     # Every class (or, for several outputs, every distinct target row) of the job, once:
     # the main model and every worker initialise from it.

@@ -106,3 +106,13 @@ def test_a_child_with_unusable_targets_is_left_to_train_alone():
 )
 def test_only_what_trains_identically_stacks(model, n_rows, expected):
     assert model.can_train_stacked(n_rows) is expected
+
+
+def test_a_subclass_trains_alone_unless_it_defines_its_stacked_objective():
+    class Verbose(LogisticRegression):
+        def train(self, X, y):  # the worker must call this for every child
+            return super().train(X, y)
+
+    model = Verbose(classes=range(3))
+    model.initialize(2, np.arange(3))
+    assert not model.can_train_stacked(10)

@@ -162,8 +162,12 @@ class Backend(Protocol):
     def broadcast(self, main: np.ndarray, version: int) -> Any:
         """Publish the main parameters once per version; returns a handle for ``submit``."""
 
-    def submit(self, children: list[int], handle: Any) -> None:
-        """Have ``children`` each do one unit of work from the published parameters."""
+    def submit(self, children: list[int], handle: Any, setup: Any = None) -> None:
+        """Have ``children`` each do one unit of work from the published parameters.
+
+        ``setup`` (secure aggregation only, passed only when set) is the round's public
+        :class:`~datapredict.secure.protocol.RoundSetup`, for
+        :meth:`~datapredict.backends.worker.PoolWorker.work`."""
 
     def wait(self, timeout: float | None) -> list[ChildResult]:
         """Return at least one finished result (empty on timeout or when idle)."""

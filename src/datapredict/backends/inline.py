@@ -32,16 +32,16 @@ class InlineBackend(PoolBackend):
         """The main vector itself: children run one at a time, before it changes."""
         return main, version
 
-    def submit(self, children: list[int], handle) -> None:
+    def submit(self, children: list[int], handle, setup=None) -> None:
         """Queue one unit of work for each of ``children``; they run in :meth:`wait`."""
-        self._pending.append((list(children), handle))
+        self._pending.append((list(children), handle, setup))
 
     def wait(self, timeout: float | None) -> list[ChildResult]:
         """Run the oldest submission and return its results (none queued: empty)."""
         if not self._pending:
             return []
-        children, (main, version) = self._pending.popleft()
-        return self._worker.work(children, main, version)
+        children, (main, version), setup = self._pending.popleft()
+        return self._worker.work(children, main, version, setup)
 
     def _forget_job(self) -> None:
         self._pending.clear()

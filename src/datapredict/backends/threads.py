@@ -57,14 +57,15 @@ class ThreadsBackend(PoolBackend):
         main.flags.writeable = False
         return main, version
 
-    def submit(self, children: list[int], handle) -> None:
+    def submit(self, children: list[int], handle, setup=None) -> None:
         """Start one batch per worker: its share of ``children``, in their order."""
         main, version = handle
         batches: dict[int, list[int]] = {}
         for child in children:
             batches.setdefault(child % self.num_workers, []).append(child)
         for w, batch in batches.items():
-            future = self._threads[w].submit(self._workers[w].work, batch, main, version)
+            work = self._workers[w].work
+            future = self._threads[w].submit(work, batch, main, version, setup)
             self._futures.add(future)
 
     def wait(self, timeout: float | None) -> list[ChildResult]:

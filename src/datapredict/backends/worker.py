@@ -81,10 +81,15 @@ class PoolWorker:
         self.states.pop(child, None)
         self.models.pop(child, None)
 
-    def work(self, children: list[int], main: np.ndarray, version: int) -> list[ChildResult]:
+    def work(
+        self, children: list[int], main: np.ndarray, version: int, setup: Any = None
+    ) -> list[ChildResult]:
         """Train ``children`` in turn from ``main`` (flat); their pushes are the rows of one
         (k, P) block, shared by the results as their ``payload``. A child that fails
-        gets a result with ``error`` set and its row left unused.
+        gets a result with ``error`` set and its row left unused. With a secure round's
+        ``setup`` (:class:`~datapredict.secure.protocol.RoundSetup`) the payload is the
+        (k, P + 1) block of the children's masked encodings instead: the unmasked block
+        never leaves the worker.
 
         Children that can train stacked (see :meth:`_stacks`) train ``STACK_SIZE`` at a
         time, bit-identical to training alone; the others, and any child whose stacked
@@ -98,6 +103,10 @@ class PoolWorker:
         for row, child in enumerate(children):
             if results[row] is None:
                 results[row] = self._train_alone(child, row, params, version, block)
+        if setup is not None:
+            from datapredict.secure.client import mask_block
+
+            mask_block(block, results, main, setup, self.shards.seeds)
         return results
 
     def _stacks(self, children: list[int]) -> list[list[int]]:

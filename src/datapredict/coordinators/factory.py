@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from datapredict._validation import option_error
 from datapredict.coordinators.gradients import DistributedGradients
@@ -29,6 +30,9 @@ class CoordinatorFactory:
         Children in the job.
     aggregation, asynchrony : Aggregation, AsyncPolicy
         The job's options.
+    secure : SecureJob, optional
+        Secure aggregation of the job's rounds (:mod:`datapredict.secure`), run by the
+        coordinator's host.
     """
 
     strategy: str
@@ -36,6 +40,7 @@ class CoordinatorFactory:
     n_children: int
     aggregation: Aggregation = field(default_factory=Aggregation)
     asynchrony: AsyncPolicy = field(default_factory=AsyncPolicy)
+    secure: Any = None
 
     def __call__(self) -> DistributedGradients | DistributedModelParameters:
         """A new coordinator (raises the coordinator's own error on a bad combination)."""

@@ -8,6 +8,8 @@ The runner's loop talks to the coordinator only through this small interface:
   (a sync round in one call, so a crash never leaves half a round applied);
 - ``main()`` returns the main flat vector (or a handle to it) and its version;
 - ``parameters()`` returns them in the model's structure;
+- ``round_setup(round, children)`` starts a secure round (secure aggregation only; None
+  otherwise) and returns its public setup, which the workers mask with;
 - after every update, the host checkpoints itself when due (``extra`` is the runner's
   position: round and next push number), so an acknowledged push is on disk.
 """
@@ -26,6 +28,7 @@ from datapredict.coordinators.checkpointer import Checkpointer
 from datapredict.coordinators.core import CoordinatorCore
 from datapredict.coordinators.outcome import PushOutcome
 from datapredict.parameters import Layout
+from datapredict.secure.rounds import SecureRounds
 
 __all__ = ["LocalCoordinator"]
 
@@ -62,6 +65,8 @@ class LocalCoordinator:
         self.checkpointer = checkpointer
         self.core.set_main(*new_main(layout.unflatten(np.asarray(main)), "main"))
         checkpointer.saved_version = self.core.version
+        job = getattr(make_coordinator, "secure", None)
+        self.secure = None if job is None else SecureRounds(job)
 
     @property
     def version(self) -> int:
@@ -100,15 +105,32 @@ class LocalCoordinator:
         self.checkpointer.maybe_save(self.core, extra)
         return outcome
 
+    def round_setup(self, round_index: int, children: Sequence[int]) -> Any:
+        """Secure aggregation: start round ``round_index`` of ``children`` and return its
+        public :class:`~datapredict.secure.protocol.RoundSetup`; None without it."""
+        return None if self.secure is None else self.secure.begin(round_index, children)
+
+    def _apply_secure(self, results: Sequence[ChildResult]) -> None:
+        """Unmask the round's sum and push the averaged update as one push."""
+        update, weight = self.secure.finish(results)
+        if self.secure.job.delta:
+            update += self.core.main_vector
+        vector, bounded = enter_flat(self.layout, update.astype(self.layout.dtype), "the sum")
+        self.core.push(vector, version=results[0].version, weight=weight, bounded=bounded)
+
     def push_round(
         self,
         results: Sequence[ChildResult],
         push_ids: Sequence[tuple[int, int]],
         extra: dict[str, int],
     ) -> None:
-        """Apply a sync round's pushes in order, close the round, then checkpoint if due."""
-        for result, push_id in zip(results, push_ids, strict=True):
-            self._apply(result, push_id)
+        """Apply a sync round's pushes in order (a secure round's unmasked average as one
+        push), close the round, then checkpoint if due."""
+        if self.secure is None:
+            for result, push_id in zip(results, push_ids, strict=True):
+                self._apply(result, push_id)
+        elif results:
+            self._apply_secure(results)
         self.core.close_round()
         self.checkpointer.maybe_save(self.core, extra)
 

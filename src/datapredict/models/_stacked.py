@@ -40,10 +40,13 @@ class StackedTrainingMixin:
     def can_train_stacked(self, n_rows: int) -> bool:
         """Whether shards of ``n_rows`` rows can train stacked, bit-identical to
         :meth:`train`: an initialised model with a stacked objective for its outputs,
-        plain SGD, full batches and no L1/L2 penalty."""
+        plain SGD, full batches and no L1/L2 penalty. The class must define
+        ``stacked_cost_and_gradient`` itself: a subclass (which may change ``train`` or
+        the objective) trains one child at a time unless it defines its own."""
         options = self._options
         return (
-            self._flat is not None
+            "stacked_cost_and_gradient" in type(self).__dict__
+            and self._flat is not None
             and self._has_stacked_objective()
             and options["optimizer"] == "sgd"
             and not options["l1"]

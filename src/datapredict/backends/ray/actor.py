@@ -38,12 +38,13 @@ class WorkerActor:
         return self._worker
 
     def work(
-        self, job: list[Any], children: list[int], main: np.ndarray, version: int
+        self, job: list[Any], children: list[int], main: np.ndarray, version: int, setup=None
     ) -> tuple[list[ChildResult], np.ndarray | None]:
         """Train ``children`` from ``main``; return their results (without payload) and
-        their pushes as one (k, P) block: two objects, so the block goes from here to
-        the coordinator's actor without passing through the driver."""
-        results = self._load(job).work(children, main, version)
+        their pushes as one (k, P) block (masked, in a secure round): two objects, so the
+        block goes from here to the coordinator's actor without passing through the
+        driver."""
+        results = self._load(job).work(children, main, version, setup)
         block = next((r.payload for r in results if r.error is None), None)
         for result in results:
             result.payload = None

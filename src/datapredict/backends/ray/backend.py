@@ -309,8 +309,10 @@ class RayBackend:
         )
         return self.coordinator
 
-    def submit(self, children: list[int], handle: tuple[Any, int]) -> None:
-        """One actor call per worker, carrying its share of ``children``."""
+    def submit(self, children: list[int], handle: tuple[Any, int], setup: Any = None) -> None:
+        """One actor call per worker, carrying its share of ``children`` (and a secure
+        round's public ``setup``)."""
+        handle = (*handle[:2], setup)
         if not self._live:
             raise ChildFailureError("RayBackend: every worker of the pool died")
         batches: dict[int, list[int]] = {}
@@ -319,10 +321,10 @@ class RayBackend:
         for worker, batch in batches.items():
             self._call(worker, batch, handle)
 
-    def _call(self, worker: int, children: list[int], handle: tuple[Any, int]) -> None:
-        ref, version = handle
+    def _call(self, worker: int, children: list[int], handle: tuple[Any, int, Any]) -> None:
+        ref, version, setup = handle
         call = self._actors[worker].work.options(num_returns=2)
-        metas, block = call.remote(self._job, children, ref, version)
+        metas, block = call.remote(self._job, children, ref, version, setup)
         self._in_flight[metas] = (worker, children, block, version, handle)
 
     def wait(self, timeout: float | None) -> list[ChildResult]:

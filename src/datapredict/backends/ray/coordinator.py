@@ -97,6 +97,10 @@ class _CoordinatorActor:
     def parameters(self):
         return self._local.parameters()
 
+    def round_setup(self, round_index: int, children: list[int]) -> Any:
+        """Start a secure round here, where its masked blocks will arrive."""
+        return self._local.round_setup(round_index, children)
+
     def resume(self, directory: str) -> dict[str, int]:
         """Load a checkpoint: parameters and the round reached."""
         position = self._local.resume(directory)
@@ -129,6 +133,7 @@ class RayCoordinator:
         self.actor = actor_class.remote(
             make_coordinator, main, layout, directory, checkpointer.every
         )
+        self.secure = getattr(make_coordinator, "secure", None) is not None
         self._latest = self.actor.main.options(num_returns=2).remote()
         ready, _ = ray.wait([self._latest[0]], timeout=start_timeout)
         if not ready:
@@ -161,6 +166,13 @@ class RayCoordinator:
     def parameters(self) -> tuple[Any, int]:
         """The main parameters in the model's structure and their version (fetched)."""
         return self._get(self.actor.parameters.remote())
+
+    def round_setup(self, round_index: int, children: list[int]) -> Any:
+        """Secure aggregation: the round's public setup, from the coordinator's actor
+        (after the previous round's update); None without it."""
+        if not self.secure:
+            return None
+        return self._get(self.actor.round_setup.remote(round_index, children))
 
     @staticmethod
     def _by_block(results) -> tuple[list, list, list[int]]:
