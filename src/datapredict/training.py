@@ -26,6 +26,7 @@ from datapredict._validation import (
 )
 from datapredict.adapters._check import check_child
 from datapredict.backends.base import JobSpec, Shards, check_backend
+from datapredict.compression import resolve_compressor
 from datapredict.coordinators.checkpointer import Checkpointer
 from datapredict.coordinators.factory import CoordinatorFactory
 from datapredict.coordinators.host import LocalCoordinator
@@ -169,6 +170,7 @@ def train_distributed(
     children_per_round: int | float | None = None,
     progress: bool | None = None,
     callback: Callable[[RoundRecord], None] | None = None,
+    compression: Any = None,
 ) -> TrainingResult:
     """Train a main model from children that each hold one shard.
 
@@ -221,6 +223,11 @@ def train_distributed(
         Show a progress bar (default: when stderr is a terminal).
     callback : callable, optional
         Called with each :class:`RoundRecord`.
+    compression : {"int8", "int4", "topk:<fraction>"} or compressor, optional
+        Compress what each child sends (:mod:`datapredict.compression`): unbiased
+        stochastic quantisation to 8 or 4 bits, or the top fraction of values with
+        error feedback kept on the child; "model_parameters" children send their update
+        from the main parameters. ``history["bytes_sent"]`` counts the bytes per round.
 
     Returns
     -------
@@ -249,6 +256,7 @@ def train_distributed(
     quorum = _checked(quorum, Quorum, "quorum")
     checkpoint = Checkpointing.of(checkpoint)
     local_iterations = _local_iterations(strategy, local_iterations)
+    compressor = resolve_compressor(compression)
     seed = np.random.SeedSequence(random_state)
     main_seed, *child_seeds = seed.spawn(len(shards) + 1)
     (sample_seed,) = seed.spawn(1)  # after the children's: their seeds stay as they were
@@ -269,7 +277,9 @@ def train_distributed(
     labels = np.unique(targets, axis=0) if targets.ndim > 1 else np.unique(targets)
     main_model, main = _initial_main(model_factory, strategy, shards, labels, main_seed)
     layout = Layout.from_template(main)
-    spec = JobSpec(model_factory, strategy, local_iterations, shards[0][0].shape[1], labels, layout)
+    spec = JobSpec(
+        model_factory, strategy, local_iterations, shards[0][0].shape[1], labels, layout, compressor
+    )
     started = time.perf_counter()
     bar = _progress(rounds, progress, f"{strategy} ({mode})")
     host = None

@@ -10,6 +10,12 @@ its batch order) so a child trains exactly as if it had a model of its own:
   shared, and each child's state is swapped in and out;
 - any other model (a user's child, an adapter with state the worker cannot see) gets
   one instance per child, made the first time the child works.
+
+When the job compresses pushes (``JobSpec.compression``), each child's push is encoded
+here (:func:`~datapredict.compression.encode_push`) and the results carry the list of
+the children's payloads instead of the float block. The compressor's per-child state
+(top-k's error-feedback residual) is kept next to the child's training state and
+forgotten with it: it is not part of checkpoints.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from datapredict.backends.base import ChildResult, JobSpec, Shards
+from datapredict.compression.push import encode_push, push_seed
 from datapredict.models.protocol import accepts_random_state
 
 __all__ = ["PoolWorker"]
@@ -43,6 +50,7 @@ class PoolWorker:
         self.shared = callable(getattr(self.model, "set_training_state", None))
         self.states: dict[int, Any] = {}  # shared model: each child's training state
         self.models: dict[int, Any] = {}  # otherwise: each child's own model
+        self.residuals: dict[int, Any] = {}  # compression: each child's state (residual)
 
     def _new_model(self, seed: Any) -> Any:
         job = self.job
@@ -68,22 +76,29 @@ class PoolWorker:
         return self.model
 
     def forget(self, child: int) -> None:
-        """Drop ``child``'s training state (it starts afresh from its seed next time)."""
+        """Drop ``child``'s training state (it starts afresh from its seed next time)
+        and its compression state (what its residual held is lost)."""
         self.states.pop(child, None)
         self.models.pop(child, None)
+        self.residuals.pop(child, None)
 
     def work(self, children: list[int], main: np.ndarray, version: int) -> list[ChildResult]:
         """Train ``children`` in turn from ``main`` (flat); their pushes are the rows of one
-        (k, P) block, shared by the results as their ``payload``. A child that fails
-        gets a result with ``error`` set and its row left unused."""
-        layout = self.job.layout
-        block = np.empty((len(children), layout.size), dtype=layout.dtype)
+        (k, P) block (compressed: a list of k payloads), shared by the results as their
+        ``payload``. A child that fails gets a result with ``error`` set and its row
+        left unused."""
+        layout, compressing = self.job.layout, self.job.compression is not None
+        block = np.empty((1 if compressing else len(children), layout.size), layout.dtype)
+        sent = [None] * len(children) if compressing else block
         params = layout.unflatten(main)
         results = []
         for row, child in enumerate(children):
             started = time.perf_counter()
             try:
-                n_samples, cost = self._train(child, params, block[row])
+                out = block[0] if compressing else block[row]
+                n_samples, cost = self._train(child, params, out)
+                if compressing:
+                    sent[row] = self._compress(child, out, main, version)
             except Exception as exc:  # a child's failure is reported, never fatal
                 detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
                 self.forget(child)
@@ -92,8 +107,24 @@ class PoolWorker:
                 )
                 continue
             seconds = time.perf_counter() - started
-            results.append(ChildResult(child, block, version, n_samples, cost, seconds, row=row))
+            nbytes = sent[row].nbytes if compressing else out.nbytes
+            results.append(
+                ChildResult(child, sent, version, n_samples, cost, seconds, row=row, nbytes=nbytes)
+            )
         return results
+
+    def _compress(self, child: int, pushed: np.ndarray, main: np.ndarray, version: int) -> Any:
+        """``child``'s push compressed (the parameters' update from ``main`` for the
+        model-parameters strategy), seeded by the child's seed and ``version``."""
+        job = self.job
+        payload, self.residuals[child] = encode_push(
+            job.compression,
+            pushed,
+            None if job.strategy == "gradients" else main,
+            self.residuals.get(child),
+            push_seed(self.shards.seeds[child], version),
+        )
+        return payload
 
     def _train(self, child: int, params: Any, out: np.ndarray) -> tuple[int, float]:
         """One unit of work of ``child`` from ``params``; its push is written to ``out``."""
