@@ -13,21 +13,26 @@ typical vector is about ``||v|| / sqrt(P)``: at ``P = 1e5``, ``sqrt(P) = 316 > s
 so nearly every value would be rounded between the levels 0 and 1, with a variance of
 about ``|v_i| * ||v|| / s`` each. With the largest magnitude the levels span the values
 and each value's variance is at most ``(m / s)**2 / 4`` (QSGD's own experiments scale by
-the max-norm of each bucket too). ``m`` is stored with a tiny headroom
-(``1 + 2**-20``), which keeps every code in range despite the rounding of ``v * s / m``.
+the max-norm of each bucket too). The multiplier ``s * 2**16 / m`` is rounded down
+by two units in the last place, so that rounding can never push a code out of range.
 
 **Cheap randomness, no float64 temporaries.** The rounding works on ``t = floor(x *
 2**16)``, an integer below ``2**24`` (exact in float32): ``code = (t + u) >> 16`` for a
 uniform 16-bit ``u`` carries into the next level with probability ``(t mod 2**16) /
 2**16`` exactly, so ``E[code] = t / 2**16``: unbiased up to a truncation below
-``2**-16`` of a level (float32's own rounding of ``x`` is 2**-16 near the top of the
-8-bit range). ``u`` is a 16-bit slice of SFC64's raw output (no float uniforms). The
-vector is processed in blocks of ``2**16`` values so the temporaries stay in cache.
+``2**-16`` of a level and a relative ``2**-21`` from the rounded-down multiplier
+(float32's own rounding of ``x`` is 2**-16 of a level near the top of the 8-bit range).
+``u`` is a 16-bit slice of SFC64's raw output (no float uniforms). The vector is
+processed in blocks of ``2**16`` values so the temporaries stay in cache.
+
+Limits: a vector whose largest magnitude is so small that the multiplier overflows
+(below about 2.4e-32 in float32, 1e-301 in float64) is sent as zeros; a scale within
+an ulp of the dtype's largest float may decode to infinity (which the coordinator
+refuses, as it refuses any non-finite push).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +45,6 @@ __all__ = ["QuantizedPayload", "StochasticQuantizer"]
 
 _BLOCK = 1 << 16  # values per block: the block's temporaries stay in the L2 cache
 _FRACTION = 1 << 16  # the rounding's resolution: 16 bits of the fractional part
-_HEADROOM = 1.0 + 2.0**-20  # stored scale / largest magnitude (see the module's note)
 
 
 def _levels(bits: int) -> int:
@@ -58,8 +62,8 @@ class QuantizedPayload(Payload):
         ``size`` codes in ``[0, 2s]`` (8 bits), or ``ceil(size / 2)`` bytes holding two
         4-bit codes each, the first in the low nibble.
     scale : ndarray of shape (1,)
-        The vector's largest magnitude (with a ``1 + 2**-20`` headroom), in the
-        vector's dtype (which the decoded vector has).
+        The vector's largest magnitude, in the vector's dtype (which the decoded
+        vector has).
     bits : {8, 4}
         Bits per code.
     size : int
@@ -77,20 +81,21 @@ class QuantizedPayload(Payload):
         return int(self.codes.nbytes + self.scale.nbytes)
 
     def decode(self) -> np.ndarray:
-        """The vector of levels: ``(code - s) * scale / s`` for each value."""
+        """The vector of levels: ``(code - s) * (scale / s)`` for each value."""
         s = _levels(self.bits)
-        dtype = self.scale.dtype
-        step = self.scale[0] / dtype.type(s)
-        offset = -dtype.type(s) * step
-        out = np.empty(self.size, dtype)
+        step = self.scale[0] / self.scale.dtype.type(s)
+        if not np.isfinite(step):  # the vector held NaN or infinity
+            return np.full(self.size, np.nan, self.scale.dtype)
+        out = np.empty(self.size, self.scale.dtype)
+        level = np.empty(min(self.size, _BLOCK), np.int16)
         for start in range(0, self.size, _BLOCK):
             stop = min(start + _BLOCK, self.size)
             if self.bits == 8:
                 codes = self.codes[start:stop]
             else:
                 codes = _unpack(self.codes[start // 2 : (stop + 1) // 2])[: stop - start]
-            np.multiply(codes, step, out=out[start:stop])
-            np.add(out[start:stop], offset, out=out[start:stop])
+            np.subtract(codes, np.int16(s), out=level[: stop - start])
+            np.multiply(level[: stop - start], step, out=out[start:stop])
         return out
 
 
@@ -118,7 +123,7 @@ class StochasticQuantizer:
     bits: int = 8
 
     def __post_init__(self) -> None:
-        if self.bits not in (4, 8) or isinstance(self.bits, bool):
+        if type(self.bits) not in (int, np.int64) or self.bits not in (4, 8):
             raise option_error("StochasticQuantizer", "bits", "8 or 4", self.bits)
 
     @property
@@ -152,15 +157,13 @@ class StochasticQuantizer:
             raise option_error(owner, "state", "None (the quantiser keeps no state)", state)
         s = _levels(self.bits)
         peak = max(float(vector.max()), -float(vector.min()))
-        scale = np.array([peak * _HEADROOM], dtype=vector.dtype)
+        scale = np.array([peak], dtype=vector.dtype)
         size = vector.size
         codes = np.empty(size if self.bits == 8 else (size + 1) // 2, np.uint8)
-        if not math.isfinite(peak):
+        a, c = rounding_constants(peak, self.bits, vector.dtype)
+        if a == 0:  # every code at level 0: zeros, or NaN when the scale is not finite
             codes.fill(s if self.bits == 8 else s | s << 4)
             return QuantizedPayload(codes, scale, self.bits, size), None
-        real = vector.dtype.type
-        a = real(s * _FRACTION / float(scale[0])) if peak > 0 else real(0)
-        c = real(s * _FRACTION)
         bitgen = np.random.SFC64(seed)
         x = np.empty(min(size, _BLOCK), vector.dtype)
         t = np.empty(min(size, _BLOCK) + 1, "<u4")  # +1: a zero pads an odd last pair
@@ -176,6 +179,23 @@ class StochasticQuantizer:
                 t[n] = 0
                 _pack(t[: 2 * pairs], codes[start // 2 : start // 2 + pairs])
         return QuantizedPayload(codes, scale, self.bits, size), None
+
+
+def rounding_constants(peak: float, bits: int, dtype: np.dtype) -> tuple[Any, Any]:
+    """``(a, c)`` of :func:`round_block` for a vector of largest magnitude ``peak``.
+
+    ``a`` is ``s * 2**16 / peak`` in ``dtype`` rounded down by two units in the last
+    place (so ``|v| * a <= s * 2**16`` for every value despite rounding), or 0 when it
+    overflows ``dtype`` or ``peak`` is 0 or not finite; ``c = s * 2**16``.
+    """
+    real = np.dtype(dtype).type
+    s = _levels(bits)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        a = real(s * _FRACTION / peak) if peak > 0 else real(0)
+    if not np.isfinite(a):
+        return real(0), real(s * _FRACTION)
+    a = np.nextafter(np.nextafter(a, real(0)), real(0))
+    return a, real(s * _FRACTION)
 
 
 def round_block(
