@@ -56,7 +56,9 @@ def test_names_resolve_to_compressors_and_objects_pass_through():
     ]
 
 
-@pytest.mark.parametrize("value", ["int16", "topk:0", "topk:1.5", "topk:x", "top", 8, object()])
+@pytest.mark.parametrize(
+    "value", ["int16", "topk:0", "topk:1.5", "topk:x", "topk:", "top", 8, object()]
+)
 def test_bad_compression_is_refused_before_any_work_naming_the_option(digits, value):
     with pytest.raises(InvalidOptionError, match="'compression' option of train_distributed"):
         dp.train_distributed(_factory, digits[0], compression=value)

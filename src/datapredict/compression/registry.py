@@ -53,9 +53,9 @@ def resolve_compressor(
     text = value.strip().lower()
     if text in ("int8", "int4"):
         return StochasticQuantizer(bits=int(text[3:]))
-    kind, _, fraction = text.partition(":")
+    kind, colon, fraction = text.partition(":")
     if kind == "topk":
-        if not fraction:
+        if not colon:
             return TopK()
         try:
             return TopK(fraction=float(fraction))
