@@ -51,7 +51,7 @@ def test_the_expected_decoded_value_is_the_value_over_every_noise_value(dtype, b
     assert peak == np.abs(vector).max()  # the scale is the largest magnitude
     a, c = rounding_constants(peak, bits, dtype)
     noise = np.arange(2**16, dtype=np.uint16)
-    x, t = np.empty(2**16, dtype), np.empty(2**16, "<u4")
+    x, t = np.empty(2**16, dtype), np.empty(2**16, "<i4")
     step = peak / _levels(bits)
     for value in vector:
         codes = round_block(np.full(2**16, value, dtype), a, c, noise, x, t)
@@ -113,7 +113,7 @@ def test_codes_are_in_range_and_decode_to_a_neighbouring_level(vector, bits, see
 )
 def test_four_bit_packing_round_trips(levels):
     packed = np.empty(levels.size // 2, np.uint8)
-    _pack(levels.astype("<u4"), packed)
+    _pack(levels.astype("<i4"), packed)
     np.testing.assert_array_equal(packed, levels[0::2] + 16 * levels[1::2])  # first: low nibble
     np.testing.assert_array_equal(_unpack(packed), levels)
 

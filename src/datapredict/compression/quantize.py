@@ -166,7 +166,7 @@ class StochasticQuantizer:
             return QuantizedPayload(codes, scale, self.bits, size), None
         bitgen = np.random.SFC64(seed)
         x = np.empty(min(size, _BLOCK), vector.dtype)
-        t = np.empty(min(size, _BLOCK) + 1, "<u4")  # +1: a zero pads an odd last pair
+        t = np.empty(min(size, _BLOCK) + 1, "<i4")  # +1: a zero pads an odd last pair
         for start in range(0, size, _BLOCK):
             block = vector[start : start + _BLOCK]
             n = block.size
@@ -201,7 +201,7 @@ def rounding_constants(peak: float, bits: int, dtype: np.dtype) -> tuple[Any, An
 def round_block(
     block: np.ndarray, a: Any, c: Any, noise: np.ndarray, x: np.ndarray, t: np.ndarray
 ) -> np.ndarray:
-    """The codes of one block, written to ``t`` (uint32) and returned.
+    """The codes of one block, written to ``t`` (int32) and returned.
 
     ``x = block * a + c`` is ``(v * s / m + s) * 2**16`` in ``[0, 2s * 2**16)``; its
     floor ``t`` holds the level above the fraction's 16 bits, and adding ``noise`` (one
@@ -217,8 +217,8 @@ def round_block(
 
 
 def _pack(levels: np.ndarray, out: np.ndarray) -> None:
-    """Two 4-bit codes per byte: ``levels`` (uint32, even length) into ``out`` (uint8)."""
-    pairs = levels.view("<u8")  # a pair is first + second * 2**32
+    """Two 4-bit codes per byte: ``levels`` (int32, even length) into ``out`` (uint8)."""
+    pairs = levels.view("<i8")  # a pair is first + second * 2**32
     packed = np.right_shift(pairs, 28)  # second * 16 (first < 16 shifts out)
     np.bitwise_or(packed, pairs, out=packed)  # low byte: first + second * 16
     np.copyto(out, packed, casting="unsafe")  # keeps the low byte
