@@ -156,7 +156,7 @@ class StochasticQuantizer:
         if state is not None:
             raise option_error(owner, "state", "None (the quantiser keeps no state)", state)
         s = _levels(self.bits)
-        peak = max(float(vector.max()), -float(vector.min()))
+        peak = _peak(vector)
         scale = np.array([peak], dtype=vector.dtype)
         size = vector.size
         codes = np.empty(size if self.bits == 8 else (size + 1) // 2, np.uint8)
@@ -179,6 +179,16 @@ class StochasticQuantizer:
                 t[n] = 0
                 _pack(t[: 2 * pairs], codes[start // 2 : start // 2 + pairs])
         return QuantizedPayload(codes, scale, self.bits, size), None
+
+
+def _peak(vector: np.ndarray) -> float:
+    """The largest magnitude (NaN if any value is NaN), block by block: the block's
+    ``min`` reads it from cache after its ``max`` read it from memory."""
+    peaks = [
+        max(float(block.max()), -float(block.min()))
+        for block in (vector[start : start + _BLOCK] for start in range(0, vector.size, _BLOCK))
+    ]
+    return float(np.max(peaks))  # np.max keeps a NaN, Python's max may not
 
 
 def rounding_constants(peak: float, bits: int, dtype: np.dtype) -> tuple[Any, Any]:
