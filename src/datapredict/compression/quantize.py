@@ -33,6 +33,7 @@ refuses, as it refuses any non-finite push).
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,7 +124,8 @@ class StochasticQuantizer:
     bits: int = 8
 
     def __post_init__(self) -> None:
-        if type(self.bits) not in (int, np.int64) or self.bits not in (4, 8):
+        integer = isinstance(self.bits, numbers.Integral) and not isinstance(self.bits, bool)
+        if not integer or self.bits not in (4, 8):
             raise option_error("StochasticQuantizer", "bits", "8 or 4", self.bits)
 
     @property
@@ -213,7 +215,7 @@ def round_block(
 ) -> np.ndarray:
     """The codes of one block, written to ``t`` (int32) and returned.
 
-    ``x = block * a + c`` is ``(v * s / m + s) * 2**16`` in ``[0, 2s * 2**16)``; its
+    ``x = block * a + c`` is ``(v * s / m + s) * 2**16`` in ``[0, 2s * 2**16]``; its
     floor ``t`` holds the level above the fraction's 16 bits, and adding ``noise`` (one
     uniform 16-bit integer per value) carries into the next level with probability
     ``fraction / 2**16``. ``x`` is a scratch buffer of the block's dtype.
