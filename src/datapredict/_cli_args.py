@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Callable, Sequence
 
 from datapredict import __version__
+from datapredict.compression import resolve_compressor
 from datapredict.coordinators.merger import SEED_MERGE_TYPES
 from datapredict.errors import DataPredictError
 from datapredict.merge import MERGE_RULES, SERVER_OPTIMIZERS
@@ -88,6 +89,17 @@ def _number(kind: type, minimum: float, open_low: bool = False) -> Callable[[str
         return value
 
     return parse
+
+
+def _compression(text: str) -> str:
+    """An argparse ``type``: a compressor's name (``int8``, ``int4``, ``topk:<fraction>``)."""
+    try:
+        resolve_compressor(text)
+    except DataPredictError:
+        raise argparse.ArgumentTypeError(
+            f"expected int8, int4 or topk:<fraction in (0, 1]>; got {text!r}"
+        ) from None
+    return text.strip().lower()
 
 
 def parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
@@ -185,6 +197,15 @@ def _job_options(demo: argparse.ArgumentParser) -> None:
         "--secure-aggregation",
         action="store_true",
         help="add a fedavg job whose server sees only masked updates (SecAgg+; sync mode)",
+    )
+    demo.add_argument(
+        "--compress",
+        type=_compression,
+        default=None,
+        metavar="int8|int4|topk:FRACTION",
+        help="compress what each child sends: unbiased stochastic quantisation to 8 or 4 "
+        "bits, or the top FRACTION of values with error feedback; the table shows the "
+        "kB sent per round (default: none, pushes travel as floats)",
     )
 
 

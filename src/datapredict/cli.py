@@ -40,6 +40,7 @@ class Job:
     rounds: int = 0
     seconds: float = 0.0
     costs: list[float] = field(default_factory=list)
+    bytes_per_round: float = float("nan")
 
 
 def _progress(total: int, quiet: bool):
@@ -92,10 +93,12 @@ def _classification_jobs(
                 local_iterations=iterations,
                 progress=False,
                 secure_aggregation=merge == SECURE,
+                compression=None if merge == SECURE else args.compress,
             )
             job.seconds = time.perf_counter() - started
             job.score = result.model.score(X_test, y_test)
             job.rounds, job.costs = len(result.history), list(result.history["cost"])
+            job.bytes_per_round = float(np.mean(result.history["bytes_sent"]))
             jobs.append(job)
             if bar is not None:
                 bar.update()
@@ -143,6 +146,7 @@ def _regression_mean_jobs(args) -> list[Job]:
             progress=False,
         )
         job.seconds, job.rounds = time.perf_counter() - started, 5
+        job.bytes_per_round = float(np.mean(result.history["bytes_sent"]))
         job.score = result.model.score(X_test, y_test)
         jobs.append(job)
     reference = Job("all data", "least squares", "-", "-")
@@ -164,6 +168,7 @@ def _connect_ray(address: str | None):
 
 def _table(jobs: Sequence[Job], metric: str) -> str:
     header = ("split", "strategy", "merge", "server opt", metric, "rounds", "seconds")
+    header += ("kB sent/round",)
     rows = [
         (
             j.split,
@@ -173,6 +178,7 @@ def _table(jobs: Sequence[Job], metric: str) -> str:
             f"{j.score:.4f}",
             str(j.rounds),
             f"{j.seconds:.2f}",
+            "-" if np.isnan(j.bytes_per_round) else f"{j.bytes_per_round / 1e3:.1f}",
         )
         for j in jobs
     ]
@@ -237,7 +243,7 @@ def demo(args: argparse.Namespace) -> int:
     print(
         f"datapredict demo: {args.dataset} ({len(X)} train / {len(X_test)} test rows, "
         f"{X.shape[1]} features), {args.children} children, {args.rounds} rounds, "
-        f"backend={args.backend}, mode={args.mode}"
+        f"backend={args.backend}, mode={args.mode}, compression={args.compress or 'none'}"
     )
     cluster = _connect_ray(args.address) if args.backend == "ray" else None
     bar = _progress(n_jobs, args.quiet)

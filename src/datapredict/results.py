@@ -26,7 +26,8 @@ class RoundRecord:
     left out (too stale, or late for a sync quorum); ``staleness_mean`` and
     ``staleness_max`` describe the pushes applied (how many updates the main parameters
     had taken since the child's copy); ``children`` lists the children whose pushes the
-    round received, in order.
+    round received, in order; ``bytes_sent`` sums the bytes of those pushes as sent
+    (compressed payloads, or the float vectors).
     """
 
     round: int
@@ -40,6 +41,7 @@ class RoundRecord:
     staleness_mean: float = 0.0
     staleness_max: int = 0
     children: list[int] = field(default_factory=list)
+    bytes_sent: int = 0
 
 
 class History(list):
@@ -155,4 +157,5 @@ class RoundWindow:
             staleness_mean=float(np.mean(self.staleness)) if self.staleness else 0.0,
             staleness_max=int(max(self.staleness)) if self.staleness else 0,
             children=[r.child for r in ok],
+            bytes_sent=sum(r.nbytes for r in ok),
         )

@@ -26,6 +26,7 @@ from datapredict._validation import (
 )
 from datapredict.adapters._check import check_child
 from datapredict.backends.base import JobSpec, Shards, SpawnedSeeds, check_backend
+from datapredict.compression import resolve_compressor
 from datapredict.coordinators.checkpointer import Checkpointer
 from datapredict.coordinators.factory import CoordinatorFactory
 from datapredict.coordinators.host import LocalCoordinator
@@ -173,6 +174,7 @@ def train_distributed(
     progress: bool | None = None,
     callback: Callable[[RoundRecord], None] | None = None,
     secure_aggregation: SecureAggregation | bool | None = None,
+    compression: Any = None,
 ) -> TrainingResult:
     """Train a main model from children that each hold one shard.
 
@@ -230,6 +232,11 @@ def train_distributed(
         mode and an averaging merge ("average", "fedavg") only. A round with more
         dropouts than the threshold allows is recorded as failed and not applied. See
         :class:`~datapredict.secure.options.SecureAggregation`.
+    compression : {"int8", "int4", "topk:<fraction>"} or compressor, optional
+        Compress what each child sends (:mod:`datapredict.compression`): unbiased
+        stochastic quantisation to 8 or 4 bits, or the top fraction of values with
+        error feedback kept on the child; "model_parameters" children send their update
+        from the main parameters. ``history["bytes_sent"]`` counts the bytes per round.
 
     Returns
     -------
@@ -258,12 +265,15 @@ def train_distributed(
     quorum = _checked(quorum, Quorum, "quorum")
     checkpoint = Checkpointing.of(checkpoint)
     local_iterations = _local_iterations(strategy, local_iterations)
+    compressor = resolve_compressor(compression)
     seed = np.random.SeedSequence(random_state)
-    # Children 0, 1..N and N+1 of ``seed``: the main model's, each child's, the sampler's
-    # (the children's made on demand: the same seeds as ``seed.spawn(N + 2)``).
-    main_seed = seed.spawn(1)[0]
-    child_seeds = SpawnedSeeds.of(seed, start=1, count=len(shards))
-    sample_seed = SpawnedSeeds.of(seed, start=len(shards) + 1, count=1)[0]
+    # Children 0, 1..N, N+1 and N+2 of ``seed``: the main model's, each child's, the
+    # sampler's and the secure rounds' graph's (the same seeds as ``seed.spawn(N + 3)``,
+    # made on demand).
+    n = len(shards)
+    seeds = SpawnedSeeds.of(seed, start=0, count=n + 3)
+    main_seed, sample_seed, graph_seed = seeds[0], seeds[n + 1], seeds[n + 2]
+    child_seeds = SpawnedSeeds.of(seed, start=1, count=n)
     sampler = ChildSampler(len(shards), children_per_round, sample_seed)
     secure = secure_job(
         secure_aggregation,
@@ -273,9 +283,11 @@ def train_distributed(
         max_norm=aggregation.max_norm,
         per_round=sampler.per_round,
         seeds=child_seeds,
-        graph_seed=seed.spawn(1)[0],
+        graph_seed=graph_seed,
         sample_counts=[len(y) for _, y in shards],
     )
+    if secure is not None and compressor is not None:  # masked values are uniform
+        raise option_error(_OWNER, "compression", "None with secure_aggregation", compression)
     min_children = sampler.per_round if quorum is None else quorum.min_children
     if min_children > sampler.per_round:
         expected = f"an integer in [1, {sampler.per_round}] (children per round)"
@@ -294,7 +306,9 @@ def train_distributed(
     labels = np.unique(targets, axis=0) if targets.ndim > 1 else np.unique(targets)
     main_model, main = _initial_main(model_factory, strategy, shards, labels, main_seed)
     layout = Layout.from_template(main)
-    spec = JobSpec(model_factory, strategy, local_iterations, shards[0][0].shape[1], labels, layout)
+    spec = JobSpec(
+        model_factory, strategy, local_iterations, shards[0][0].shape[1], labels, layout, compressor
+    )
     started = time.perf_counter()
     bar = _progress(rounds, progress, f"{strategy} ({mode})")
     host = None

@@ -41,6 +41,8 @@ class JobSpec:
         Every class of the job (so a classifier knows them all).
     layout : Layout
         The main parameters' structure.
+    compression : Compressor, optional
+        Compress what each child pushes (:mod:`datapredict.compression`).
     """
 
     model_factory: Callable[[], Any]
@@ -49,6 +51,7 @@ class JobSpec:
     n_features: int
     labels: np.ndarray
     layout: Layout
+    compression: Any = None
 
 
 @dataclass(frozen=True)
@@ -118,9 +121,11 @@ class ChildResult:
 
     ``payload`` holds the flat step (gradients) or flat parameters: row ``row`` of the
     (k, P) block its worker returned for the children it trained together (on Ray, a
-    reference to that block). ``version`` is the version of the main parameters the
-    child started from; ``cost`` the cost at those parameters on the child's shard.
-    ``error`` is set (and ``payload`` None) when the child failed.
+    reference to that block). With compression the block is a list of the k children's
+    :class:`~datapredict.compression.Payload` instead (item ``row`` is this child's).
+    ``version`` is the version of the main parameters the child started from; ``cost``
+    the cost at those parameters on the child's shard; ``nbytes`` the bytes of the push
+    as sent. ``error`` is set (and ``payload`` None) when the child failed.
     """
 
     child: int
@@ -131,9 +136,10 @@ class ChildResult:
     seconds: float
     error: str | None = None
     row: int = 0
+    nbytes: int = 0
 
-    def vector(self) -> np.ndarray:
-        """The pushed flat vector (a view of the block's row)."""
+    def vector(self) -> Any:
+        """The pushed flat vector (a view of the block's row), or its compressed payload."""
         return self.payload[self.row]
 
 

@@ -15,6 +15,12 @@ A shared model that can train a stack of children at once (datapredict's softmax
 regression on full batches with plain SGD: ``can_train_stacked``) trains the children
 whose shards have equal sizes ``STACK_SIZE`` at a time, each bit-identical to training
 alone (:mod:`datapredict.models._stacked`); their training state does not change.
+
+When the job compresses pushes (``JobSpec.compression``), each child's push is encoded
+here (:func:`~datapredict.compression.encode_push`) and the results carry the list of
+the children's payloads instead of the float block. The compressor's per-child state
+(top-k's error-feedback residual) is kept next to the child's training state and
+forgotten with it: it is not part of checkpoints.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from datapredict.backends.base import ChildResult, JobSpec, Shards
+from datapredict.compression.push import encode_push, push_seed
 from datapredict.models.protocol import accepts_random_state
 
 __all__ = ["STACK_SIZE", "PoolWorker"]
@@ -52,6 +59,7 @@ class PoolWorker:
         self.shared = callable(getattr(self.model, "set_training_state", None))
         self.states: dict[int, Any] = {}  # shared model: each child's training state
         self.models: dict[int, Any] = {}  # otherwise: each child's own model
+        self.residuals: dict[int, Any] = {}  # compression: each child's state (residual)
 
     def _new_model(self, seed: Any) -> Any:
         job = self.job
@@ -77,19 +85,22 @@ class PoolWorker:
         return self.model
 
     def forget(self, child: int) -> None:
-        """Drop ``child``'s training state (it starts afresh from its seed next time)."""
+        """Drop ``child``'s training state (it starts afresh from its seed next time)
+        and its compression state (what its residual held is lost)."""
         self.states.pop(child, None)
         self.models.pop(child, None)
+        self.residuals.pop(child, None)
 
     def work(
         self, children: list[int], main: np.ndarray, version: int, setup: Any = None
     ) -> list[ChildResult]:
         """Train ``children`` in turn from ``main`` (flat); their pushes are the rows of one
-        (k, P) block, shared by the results as their ``payload``. A child that fails
-        gets a result with ``error`` set and its row left unused. With a secure round's
-        ``setup`` (:class:`~datapredict.secure.protocol.RoundSetup`) the payload is the
-        (k, P + 1) block of the children's masked encodings instead: the unmasked block
-        never leaves the worker.
+        (k, P) block (compressed: a list of k payloads), shared by the results as their
+        ``payload``. A child that fails gets a result with ``error`` set and its row
+        left unused. With a secure round's ``setup``
+        (:class:`~datapredict.secure.protocol.RoundSetup`) the payload is the (k, P + 1)
+        block of the children's masked encodings instead: the unmasked block never
+        leaves the worker.
 
         Children that can train stacked (see :meth:`_stacks`) train ``STACK_SIZE`` at a
         time, bit-identical to training alone; the others, and any child whose stacked
@@ -107,6 +118,8 @@ class PoolWorker:
             from datapredict.secure.client import mask_block
 
             mask_block(block, results, main, setup, self.shards.seeds)
+        elif self.job.compression is not None:
+            self._compress_all(children, results, block, main, version)
         return results
 
     def _stacks(self, children: list[int]) -> list[list[int]]:
@@ -139,7 +152,14 @@ class PoolWorker:
                 block[row] = pushed[b]
                 n_samples, cost = X.shape[1], float(out.first_costs[b])
                 results[row] = ChildResult(
-                    children[row], block, version, n_samples, cost, seconds, row=row
+                    children[row],
+                    block,
+                    version,
+                    n_samples,
+                    cost,
+                    seconds,
+                    row=row,
+                    nbytes=block[row].nbytes,
                 )
 
     def _train_alone(
@@ -150,11 +170,44 @@ class PoolWorker:
         try:
             n_samples, cost = self._train(child, params, block[row])
         except Exception as exc:
-            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-            self.forget(child)
-            return ChildResult(child, None, version, 0, float("nan"), 0.0, error=detail)
+            return self._failed(child, version, exc)
         seconds = time.perf_counter() - started
-        return ChildResult(child, block, version, n_samples, cost, seconds, row=row)
+        nbytes = block[row].nbytes
+        return ChildResult(child, block, version, n_samples, cost, seconds, row=row, nbytes=nbytes)
+
+    def _failed(self, child: int, version: int, exc: Exception) -> ChildResult:
+        """``child``'s failed result (its state forgotten: it restarts from its seed)."""
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        self.forget(child)
+        return ChildResult(child, None, version, 0, float("nan"), 0.0, error=detail)
+
+    def _compress_all(self, children, results, block, main, version) -> None:
+        """Replace the pushes of ``results`` by their compressed payloads (a list, one per
+        row); a child whose push cannot be compressed fails like a child whose training
+        did."""
+        sent: list[Any] = [None] * len(children)
+        for row, result in enumerate(results):
+            if result.error is not None:
+                continue
+            try:
+                sent[row] = self._compress(result.child, block[row], main, version)
+            except Exception as exc:
+                results[row] = self._failed(result.child, version, exc)
+                continue
+            result.payload, result.nbytes = sent, sent[row].nbytes
+
+    def _compress(self, child: int, pushed: np.ndarray, main: np.ndarray, version: int) -> Any:
+        """``child``'s push compressed (the parameters' update from ``main`` for the
+        model-parameters strategy), seeded by the child's seed and ``version``."""
+        job = self.job
+        payload, self.residuals[child] = encode_push(
+            job.compression,
+            pushed,
+            None if job.strategy == "gradients" else main,
+            self.residuals.get(child),
+            push_seed(self.shards.seeds[child], version),
+        )
+        return payload
 
     def _train(self, child: int, params: Any, out: np.ndarray) -> tuple[int, float]:
         """One unit of work of ``child`` from ``params``; its push is written to ``out``."""

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from datapredict.backends.base import ChildResult
+from datapredict.compression import Payload, decode_push
 from datapredict.coordinators._door import enter_flat, new_main
 from datapredict.coordinators.checkpointer import Checkpointer
 from datapredict.coordinators.core import CoordinatorCore
@@ -39,6 +40,9 @@ class LocalCoordinator:
     A child's flat payload is validated at the door without a copy and pushed to the
     coordinator's :class:`~datapredict.coordinators.core.CoordinatorCore`: applied in
     place (a parameter server's step) or copied once into the rows of the next update.
+    A compressed push is decoded first; new parameters travel as their update and get
+    the current main vector added back (in async mode the latest one, not necessarily
+    the one the child started from).
 
     Parameters
     ----------
@@ -88,7 +92,12 @@ class LocalCoordinator:
         return self.layout.unflatten(main), version
 
     def _apply(self, result: ChildResult, push_id: tuple[int, int]) -> PushOutcome:
-        vector, bounded = enter_flat(self.layout, result.vector(), "the child's push")
+        pushed = result.vector()
+        if isinstance(pushed, Payload):  # compressed: decoded here, before the door
+            # new parameters (no step sign) travel as their update from the main vector
+            main = self.core.main_vector if self.core.sign is None else None
+            pushed = decode_push(pushed, main)
+        vector, bounded = enter_flat(self.layout, pushed, "the child's push")
         return self.core.push(
             vector,
             version=result.version,

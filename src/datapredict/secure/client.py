@@ -182,5 +182,5 @@ def mask_block(
             )
         client = SecAggClient(result.child, seeds[result.child], setup.round)
         masked[result.row] = client.mask(update, setup.weight(result.n_samples), setup)
-        result.payload = masked
+        result.payload, result.nbytes = masked, masked[result.row].nbytes
     return masked
