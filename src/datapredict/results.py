@@ -26,7 +26,8 @@ class RoundRecord:
     left out (too stale, or late for a sync quorum); ``staleness_mean`` and
     ``staleness_max`` describe the pushes applied (how many updates the main parameters
     had taken since the child's copy); ``children`` lists the children whose pushes the
-    round received, in order.
+    round received, in order. ``epsilon`` is the job's ε (for its δ) after the round,
+    with differential privacy (``privacy=`` of ``train_distributed``; None without).
     """
 
     round: int
@@ -40,6 +41,7 @@ class RoundRecord:
     staleness_mean: float = 0.0
     staleness_max: int = 0
     children: list[int] = field(default_factory=list)
+    epsilon: float | None = None
 
 
 class History(list):
@@ -110,6 +112,9 @@ class TrainingResult:
         Updates applied to the main parameters.
     seconds : float
         Wall time of the job.
+    privacy : PrivacyReport or None
+        With differential privacy: the (ε, δ) spent, the noise multiplier, the rounds,
+        and why training stopped early if it did (see :mod:`datapredict.privacy`).
     """
 
     main_parameters: Any
@@ -117,6 +122,7 @@ class TrainingResult:
     history: History
     version: int
     seconds: float
+    privacy: Any = None
 
 
 class RoundWindow:

@@ -33,6 +33,8 @@ from datapredict.errors import DataTypeError, InvalidDataError, NotInitializedEr
 from datapredict.models.protocol import accepts_random_state
 from datapredict.options import Aggregation, AsyncPolicy, Checkpointing, Quorum
 from datapredict.parameters import Layout
+from datapredict.privacy.options import DifferentialPrivacy
+from datapredict.privacy.plan import check_job, plan_privacy
 from datapredict.results import RoundRecord, TrainingResult
 from datapredict.runner import Runner
 from datapredict.sampling import ChildSampler
@@ -169,6 +171,7 @@ def train_distributed(
     children_per_round: int | float | None = None,
     progress: bool | None = None,
     callback: Callable[[RoundRecord], None] | None = None,
+    privacy: DifferentialPrivacy | None = None,
 ) -> TrainingResult:
     """Train a main model from children that each hold one shard.
 
@@ -221,6 +224,11 @@ def train_distributed(
         Show a progress bar (default: when stderr is a terminal).
     callback : callable, optional
         Called with each :class:`RoundRecord`.
+    privacy : DifferentialPrivacy, optional
+        Client-level differential privacy (DP-FedAvg): each child's update is clipped,
+        averaged over the children per round and noised; ε after every round is in
+        ``history["epsilon"]`` and the total in ``result.privacy`` (needs the
+        ``privacy`` extra). Sync mode and the average merge only.
 
     Returns
     -------
@@ -257,8 +265,19 @@ def train_distributed(
     if min_children > sampler.per_round:
         expected = f"an integer in [1, {sampler.per_round}] (children per round)"
         raise option_error("Quorum", "min_children", expected, min_children)
+    private_mean = budget = None
+    if privacy is not None:
+        check_job(privacy, mode, aggregation)
+        (noise_seed,) = seed.spawn(1)  # after the sampler's: the others stay as they were
+        private_mean, budget = plan_privacy(
+            privacy,
+            n_children=len(shards),
+            per_round=sampler.per_round,
+            rounds=rounds,
+            seed=noise_seed,
+        )
     make_coordinator = CoordinatorFactory(
-        strategy, mode, sampler.per_round, aggregation, asynchrony
+        strategy, mode, sampler.per_round, aggregation, asynchrony, private_mean
     )
     make_coordinator()  # validates the combination of options before anything starts
     backend_impl = _make_backend(backend)
@@ -280,7 +299,7 @@ def train_distributed(
             1 if checkpoint is None else checkpoint.every,
         )
         host = _host(backend_impl, make_coordinator, layout.flatten(main), layout, checkpointer)
-        loop = Runner(host, backend_impl, sampler, main_model, eval_data, callback)
+        loop = Runner(host, backend_impl, sampler, main_model, eval_data, callback, budget)
         if checkpoint is not None and checkpoint.resume_from is not None:
             loop.resume(checkpoint.resume_from)
         if mode == "sync":
@@ -297,7 +316,9 @@ def train_distributed(
         if bar is not None:
             bar.close()
     main_model.set_model_parameters(final)
-    return TrainingResult(final, main_model, loop.history, version, time.perf_counter() - started)
+    report = None if budget is None else budget.report()
+    seconds = time.perf_counter() - started
+    return TrainingResult(final, main_model, loop.history, version, seconds, report)
 
 
 def _check_job(model_factory, shards, strategy, rounds, mode, random_state, callback, eval_data):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from datapredict._validation import option_error
 from datapredict.coordinators.gradients import DistributedGradients
@@ -29,6 +30,9 @@ class CoordinatorFactory:
         Children in the job.
     aggregation, asynchrony : Aggregation, AsyncPolicy
         The job's options.
+    privacy : PrivateMean, optional
+        Differential privacy: the chain's private aggregation (sync mode, average only;
+        :func:`datapredict.privacy.plan.check_job` checks the combination).
     """
 
     strategy: str
@@ -36,9 +40,17 @@ class CoordinatorFactory:
     n_children: int
     aggregation: Aggregation = field(default_factory=Aggregation)
     asynchrony: AsyncPolicy = field(default_factory=AsyncPolicy)
+    privacy: Any = None
 
     def __call__(self) -> DistributedGradients | DistributedModelParameters:
         """A new coordinator (raises the coordinator's own error on a bad combination)."""
+        coordinator = self._coordinator()
+        if self.privacy is not None:
+            core = coordinator.core
+            core.configure(chain=replace(core.chain, privacy=self.privacy))
+        return coordinator
+
+    def _coordinator(self) -> DistributedGradients | DistributedModelParameters:
         merger = self.aggregation.merger
         optimizer = self.aggregation.server_optimizer
         if self.strategy == "model_parameters":
