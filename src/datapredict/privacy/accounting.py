@@ -117,6 +117,7 @@ def calibrate_noise_multiplier(
     InvalidOptionError
         If no z up to 1e6 reaches the target (e.g. a vanishing target).
     """
+
     def spent(z: float) -> float:
         return epsilon(z, n_children, per_round, rounds, delta)
 
@@ -223,4 +224,3 @@ class PrivacyBudget:
             rounds=self.rounds,
             stopped=self.stopped,
         )
-

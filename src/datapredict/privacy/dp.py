@@ -57,9 +57,7 @@ def clip_vector(vector: np.ndarray, clip_norm: float) -> np.ndarray:
     return clip_rows(vector, clip_norm)
 
 
-def _centered_blocks(
-    rows: np.ndarray, center: np.ndarray
-) -> Iterator[tuple[int, int, np.ndarray]]:
+def _centered_blocks(rows: np.ndarray, center: np.ndarray) -> Iterator[tuple[int, int, np.ndarray]]:
     """``(start, stop, rows[:, start:stop] - center[start:stop])`` over cache-sized
     column blocks; the difference is written into one reused buffer."""
     n_rows, size = rows.shape
@@ -149,7 +147,9 @@ def clipped_mean(
     return weighted_sum(rows, weights, center), norms
 
 
-def release_seed(seed: np.random.SeedSequence, release: int, stream: int = 0) -> np.random.SeedSequence:
+def release_seed(
+    seed: np.random.SeedSequence, release: int, stream: int = 0
+) -> np.random.SeedSequence:
     """The seed of release ``release``'s noise: ``seed``'s child ``spawn_key + (release,
     stream)`` (stream 0: the update's noise; 1: adaptive clipping's count noise)."""
     return np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, release, stream))

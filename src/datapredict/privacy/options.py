@@ -43,8 +43,15 @@ class AdaptiveClipping:
 
     def __post_init__(self) -> None:
         owner = "AdaptiveClipping"
-        check_float(owner, "target_quantile", self.target_quantile, low=0, high=1, low_open=True,
-                    high_open=True)
+        check_float(
+            owner,
+            "target_quantile",
+            self.target_quantile,
+            low=0,
+            high=1,
+            low_open=True,
+            high_open=True,
+        )
         check_float(owner, "learning_rate", self.learning_rate, low=0, low_open=True)
         if self.count_noise is not None:
             check_float(owner, "count_noise", self.count_noise, low=0, low_open=True)
