@@ -2,8 +2,9 @@
 
 A checkpoint is one ``.npz`` file holding the main vector, its version, the server
 optimizer's state (a NamedTuple of an int count and arrays, as ``optimizer.<field>``
-entries), the private aggregation's state if any (likewise, ``privacy.<field>``), the last push id seen from each child (``last_seq.child`` / ``last_seq.seq``),
-and the runner's position (``round``, ``next_seq``, and any other ints the host adds).
+entries), the private aggregation's state if any (likewise, ``privacy.<field>``), the
+last push id seen from each child (``last_seq.child`` / ``last_seq.seq``), and the
+runner's position (``round``, ``next_seq``, and any other ints the host adds).
 
 Writing: the state is checked, written to a temporary file in the same directory,
 flushed to disk, renamed over the previous checkpoint, and the directory is flushed
@@ -64,7 +65,8 @@ def save_checkpoint(directory: str | os.PathLike, state: dict[str, Any]) -> Path
 
     ``state`` holds ``main`` (a 1-D float array), ``version``, ``round``, ``next_seq``
     and other ints, ``optimizer_state`` and ``privacy_state`` (NamedTuples or None) and
-    ``last_seq`` (dict of int child id -> int). Stale temporary files of interrupted saves are removed first.
+    ``last_seq`` (dict of int child id -> int). Stale temporary files of interrupted
+    saves are removed first.
 
     Raises
     ------
