@@ -46,6 +46,7 @@ def test_as_dicts_gives_plain_rows():
             "staleness_mean": 0.0,
             "staleness_max": 2,
             "children": [],
+            "epsilon": None,
         }
     ]
 

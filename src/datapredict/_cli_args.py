@@ -201,7 +201,8 @@ def _privacy_options(demo: argparse.ArgumentParser) -> None:
         metavar="EPSILON",
         help="add jobs trained with client-level differential privacy (DP-FedAvg), the "
         "noise calibrated so that ε after the last round is at most this; the table "
-        "shows each job's ε (sync mode; use many children, e.g. --children 200)",
+        "shows each job's ε (sync mode; DP needs many children to be useful) (default: no "
+        "private jobs)",
     )
     demo.add_argument(
         "--dp-delta",

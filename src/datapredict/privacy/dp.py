@@ -18,7 +18,7 @@ also serve a single child (distributed DP adds noise on the clients).
 
 >>> import numpy as np
 >>> rows = np.array([[3.0, 4.0], [0.3, 0.4]])
->>> clipped_mean(rows, 1.0, 4)[0].tolist()  # ([0.6, 0.8] + [0.3, 0.4]) / 4
+>>> np.round(clipped_mean(rows, 1.0, 4)[0], 12).tolist()  # ([0.6, 0.8] + [0.3, 0.4]) / 4
 [0.225, 0.3]
 """
 
