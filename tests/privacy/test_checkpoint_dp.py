@@ -51,5 +51,5 @@ def test_a_non_finite_clip_norm_is_refused(tmp_path):
     private = PrivateMean(1.0, 1.0, 2, np.random.SeedSequence(0))
     server = _server(private)
     server.core.privacy_state = PrivacyState(1, np.array(np.inf))
-    with pytest.raises(CheckpointError, match="privacy.clip_norm"):
+    with pytest.raises(CheckpointError, match=r"privacy\.clip_norm"):
         save_checkpoint(tmp_path, _state(server))
