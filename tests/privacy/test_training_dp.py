@@ -165,3 +165,23 @@ def test_digits_accuracy_at_epsilon_8_against_the_non_private_job(digits):
     assert 7.9 < private.privacy.epsilon <= 8.0
     assert plain_accuracy > 0.9
     assert private_accuracy > plain_accuracy - 0.08
+
+
+def test_a_server_optimizer_post_processes_the_private_mean():
+    """FedAvgM after DP-FedAvg: its pseudo-gradient is the private target minus main,
+    checked on the core against the optimizer applied by hand."""
+    seed = np.random.SeedSequence(2)
+    optimizer = dp.merge.server_optimizers.FedAvgM(learning_rate=0.5, momentum=0.9)
+    coordinator = dp.DistributedModelParameters(2, server_optimizer=optimizer)
+    private = PrivateMean(clip_norm=1.0, noise_multiplier=0.7, per_round=2, seed=seed)
+    core = coordinator.core
+    core.configure(chain=dataclasses.replace(core.chain, privacy=private))
+    main = np.array([1.0, 2.0, 3.0])
+    coordinator.set_main_model_parameters(main)
+    state = optimizer.init(main)
+    pushes = [main + np.array([3.0, 4.0, 0.0]), main + np.array([0.0, 0.1, 0.0])]
+    target, _ = private.aggregate(np.array(pushes), private.init(), main)
+    expected, _ = optimizer.update(target, state, main)
+    for push in pushes:
+        coordinator.add_model_parameters(push)
+    np.testing.assert_array_equal(coordinator.get_main_model_parameters(), expected)
