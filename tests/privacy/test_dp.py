@@ -85,6 +85,15 @@ def test_centred_norms_do_not_cancel_in_float32():
     np.testing.assert_allclose(weighted_sum(rows, weights, center), expected, rtol=1e-4, atol=1e-9)
 
 
+@pytest.mark.parametrize("centred", [False, True])
+def test_updates_whose_squares_overflow_float32_are_still_clipped(centred):
+    rows = np.array([[3e30, 4e30], [0.3, 0.4]], dtype=np.float32)
+    center = np.zeros(2, dtype=np.float32) if centred else None
+    mean, norms = clipped_mean(rows, 1.0, 2, center)
+    np.testing.assert_allclose(norms, [5e30, 0.5], rtol=1e-6)
+    np.testing.assert_allclose(mean, [(0.6 + 0.3) / 2, (0.8 + 0.4) / 2], rtol=1e-6)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_noise_standard_deviation_chi_square(dtype):
     """Σ x_i² / σ² ~ χ²_P for P independent N(0, σ²) values: a two-sided test at
