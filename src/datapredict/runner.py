@@ -51,6 +51,8 @@ class Runner:
         """Load a checkpoint into the coordinator and continue from its round."""
         position = self.host.resume(directory)
         self.first_round, self.next_seq = position["round"], position["next_seq"]
+        if self.privacy is not None:  # the rounds before the checkpoint spent ε too
+            self.privacy.start_at(self.first_round)
         logger.info("resumed from %s at round %d", directory, self.first_round)
 
     def _submit(self, children: list[int], handle: Any) -> None:

@@ -116,6 +116,11 @@ def test_resume_continues_like_an_uninterrupted_job(digits, tmp_path, strategy):
     np.testing.assert_array_equal(resumed.main_parameters, uninterrupted.main_parameters)
     np.testing.assert_array_equal(resumed.history["epsilon"], uninterrupted.history["epsilon"][3:])
     assert resumed.privacy.epsilon == uninterrupted.privacy.epsilon
+    again = _small_job(
+        digits, checkpoint=dp.Checkpointing(tmp_path, resume_from=tmp_path), **options
+    )  # nothing left to run: the report still counts the rounds done before
+    assert len(again.history) == 0 and again.privacy.rounds == 5
+    assert again.privacy.epsilon == uninterrupted.privacy.epsilon
 
 
 def test_a_quorum_round_still_divides_by_the_children_per_round():

@@ -216,6 +216,10 @@ class PrivacyBudget:
         )
         return False
 
+    def start_at(self, round_index: int) -> None:
+        """A resumed job: rounds before ``round_index`` ran (and count) already."""
+        self.rounds = max(self.rounds, round_index)
+
     def spent(self, round_index: int) -> float:
         """Record that round ``round_index`` ran; return ε after it."""
         self.rounds = max(self.rounds, round_index + 1)
