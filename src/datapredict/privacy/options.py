@@ -77,7 +77,9 @@ class DifferentialPrivacy:
         C, the L2 bound on each child's update (the initial one with ``adaptive``).
     noise_multiplier : float > 0, optional
         z: the noise's standard deviation over the sum's per-child bound C. Given, it is
-        used as it is.
+        used as it is. (The accountant's neighbours differ by one replaced child, who
+        moves the sum by up to 2C: it sees a Gaussian of multiplier z / 2; see
+        :mod:`datapredict.privacy.accounting`.)
     target_epsilon : float > 0, optional
         Without ``noise_multiplier``: z is calibrated before training so that ε after
         the last planned round is at most this. With it: training stops before a round
