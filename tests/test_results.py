@@ -47,6 +47,7 @@ def test_as_dicts_gives_plain_rows():
             "staleness_max": 2,
             "children": [],
             "bytes_sent": 0,
+            "epsilon": None,
         }
     ]
 

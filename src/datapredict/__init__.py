@@ -15,14 +15,17 @@ from datapredict.coordinators import (
 from datapredict.models import LinearRegression, LogisticRegression, NeuralNetwork
 from datapredict.options import Aggregation, AsyncPolicy, Checkpointing, Quorum
 from datapredict.parameters import Layout, ModelParameters
+from datapredict.privacy import AdaptiveClipping, DifferentialPrivacy
 from datapredict.results import History, RoundRecord, TrainingResult
 from datapredict.secure.options import SecureAggregation
 from datapredict.training import train_distributed
 
 __all__ = [
+    "AdaptiveClipping",
     "Aggregation",
     "AsyncPolicy",
     "Checkpointing",
+    "DifferentialPrivacy",
     "DistributedGradients",
     "DistributedModelParameters",
     "History",

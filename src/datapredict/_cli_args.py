@@ -11,7 +11,7 @@ from datapredict.coordinators.merger import SEED_MERGE_TYPES
 from datapredict.errors import DataPredictError
 from datapredict.merge import MERGE_RULES, SERVER_OPTIMIZERS
 
-__all__ = ["DEFAULT_MERGES", "MERGES", "check_children", "parser"]
+__all__ = ["DEFAULT_MERGES", "MERGES", "check_children", "check_privacy", "parser"]
 
 DESCRIPTION = """datapredict demo: the main distributed-training job on a bundled real dataset.
 
@@ -117,6 +117,7 @@ def parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     )
     _data_options(demo)
     _job_options(demo)
+    _privacy_options(demo)
     _output_options(demo)
     return parser, demo
 
@@ -209,6 +210,42 @@ def _job_options(demo: argparse.ArgumentParser) -> None:
     )
 
 
+def _fraction(text: str) -> float:
+    """An argparse ``type``: a number in (0, 1)."""
+    value = _number(float, 0, open_low=True)(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1); got {text!r}")
+    return value
+
+
+def _privacy_options(demo: argparse.ArgumentParser) -> None:
+    """Client-level differential privacy: extra private jobs and their ε."""
+    demo.add_argument(
+        "--dp-epsilon",
+        type=_number(float, 0, open_low=True),
+        default=None,
+        metavar="EPSILON",
+        help="add jobs trained with client-level differential privacy (DP-FedAvg), the "
+        "noise calibrated so that ε after the last round is at most this; the table "
+        "shows each job's ε (sync mode; DP needs many children to be useful) (default: no "
+        "private jobs)",
+    )
+    demo.add_argument(
+        "--dp-delta",
+        type=_fraction,
+        default=None,
+        metavar="DELTA",
+        help="with --dp-epsilon: the δ of the (ε, δ) guarantee (default: 1e-5)",
+    )
+    demo.add_argument(
+        "--dp-clip",
+        type=_number(float, 0, open_low=True),
+        default=None,
+        metavar="NORM",
+        help="with --dp-epsilon: the L2 bound on each child's update (default: 1.0)",
+    )
+
+
 def _output_options(demo: argparse.ArgumentParser) -> None:
     """What the demo shows."""
     demo.add_argument(
@@ -230,3 +267,13 @@ def check_children(demo: argparse.ArgumentParser, args: argparse.Namespace) -> N
                 MERGE_RULES[name]().check_num_children(args.children, f"--merge {name}")
             except DataPredictError as error:
                 demo.error(f"{error} (--children {args.children})")
+
+
+def check_privacy(demo: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse --dp-delta or --dp-clip without --dp-epsilon, and --dp-epsilon in async mode."""
+    if args.dp_epsilon is None:
+        for flag, value in (("--dp-delta", args.dp_delta), ("--dp-clip", args.dp_clip)):
+            if value is not None:
+                demo.error(f"{flag} needs --dp-epsilon")
+    elif args.mode != "sync":
+        demo.error("--dp-epsilon needs --mode sync (DP-FedAvg releases one update per round)")

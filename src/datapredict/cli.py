@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from datapredict._cli_args import check_children, parser
+from datapredict._cli_args import check_children, check_privacy, parser
 from datapredict.coordinators.merger import ModelParametersMerger
 from datapredict.errors import DataPredictError
 from datapredict.models import LinearRegression, LogisticRegression
+from datapredict.privacy import DifferentialPrivacy
 from datapredict.training import train_distributed
 
 __all__ = ["main"]
@@ -41,6 +42,7 @@ class Job:
     seconds: float = 0.0
     costs: list[float] = field(default_factory=list)
     bytes_per_round: float = float("nan")
+    epsilon: float | None = None  # with differential privacy
 
 
 def _progress(total: int, quiet: bool):
@@ -70,7 +72,7 @@ def _classification_jobs(
         runs += [("model_parameters", merge, "-") for merge in merges]
         runs += [("model_parameters", "fedavg", opt) for opt in optimizers]
         runs += [("model_parameters", SECURE, "-")] if args.secure_aggregation else []
-        for strategy, merge, optimizer in runs:
+        for strategy, merge, optimizer, privacy in _with_privacy(runs, args):
             job = Job(split, strategy, merge, optimizer)
             merger = "fedavg" if merge == SECURE else merge
             if merge in ("weighted_average", "best"):
@@ -94,15 +96,32 @@ def _classification_jobs(
                 progress=False,
                 secure_aggregation=merge == SECURE,
                 compression=None if merge == SECURE else args.compress,
+                privacy=privacy,
             )
             job.seconds = time.perf_counter() - started
             job.score = result.model.score(X_test, y_test)
+            job.epsilon = None if privacy is None else result.privacy.epsilon
             job.rounds, job.costs = len(result.history), list(result.history["cost"])
             job.bytes_per_round = float(np.mean(result.history["bytes_sent"]))
             jobs.append(job)
             if bar is not None:
                 bar.update()
     return jobs
+
+
+def _with_privacy(runs: list[tuple[str, str, str]], args) -> list[tuple]:
+    """``runs`` without privacy, then (with ``--dp-epsilon``) a private average job per
+    strategy, its noise calibrated for the target ε."""
+    plain = [(*run, None) for run in runs]
+    if args.dp_epsilon is None:
+        return plain
+    privacy = DifferentialPrivacy(
+        clip_norm=1.0 if args.dp_clip is None else args.dp_clip,
+        target_epsilon=args.dp_epsilon,
+        delta=1e-5 if args.dp_delta is None else args.dp_delta,
+    )
+    strategies = ("gradients", "model_parameters")
+    return plain + [(strategy, "average", "-", privacy) for strategy in strategies]
 
 
 def _centralised(args, X, y, X_test, y_test, classes) -> Job:
@@ -182,6 +201,12 @@ def _table(jobs: Sequence[Job], metric: str) -> str:
         )
         for j in jobs
     ]
+    if any(j.epsilon is not None for j in jobs):  # differential privacy: each job's ε
+        header += ("ε",)
+        rows = [
+            (*r, "-" if j.epsilon is None else f"{j.epsilon:.2f}")
+            for r, j in zip(rows, jobs, strict=True)
+        ]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
@@ -237,8 +262,9 @@ def demo(args: argparse.Namespace) -> int:
         )
         for name in splits
     }
+    private = 0 if args.dp_epsilon is None else 2
     n_jobs = len(splits) * (
-        1 + len(args.merge) + len(args.server_optimizer or []) + args.secure_aggregation
+        1 + len(args.merge) + len(args.server_optimizer or []) + args.secure_aggregation + private
     )
     print(
         f"datapredict demo: {args.dataset} ({len(X)} train / {len(X_test)} test rows, "
@@ -284,6 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     top, demo_parser = parser()
     args = top.parse_args(argv)
     check_children(demo_parser, args)
+    check_privacy(demo_parser, args)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return demo(args)

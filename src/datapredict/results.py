@@ -27,7 +27,9 @@ class RoundRecord:
     ``staleness_max`` describe the pushes applied (how many updates the main parameters
     had taken since the child's copy); ``children`` lists the children whose pushes the
     round received, in order; ``bytes_sent`` sums the bytes of those pushes as sent
-    (compressed payloads, or the float vectors).
+    (compressed payloads, or the float vectors). ``epsilon`` is the job's ε (for its δ)
+    after the round, with differential privacy (``privacy=`` of ``train_distributed``;
+    None without).
     """
 
     round: int
@@ -42,6 +44,7 @@ class RoundRecord:
     staleness_max: int = 0
     children: list[int] = field(default_factory=list)
     bytes_sent: int = 0
+    epsilon: float | None = None
 
 
 class History(list):
@@ -112,6 +115,9 @@ class TrainingResult:
         Updates applied to the main parameters.
     seconds : float
         Wall time of the job.
+    privacy : PrivacyReport or None
+        With differential privacy: the (ε, δ) spent, the noise multiplier, the rounds,
+        and why training stopped early if it did (see :mod:`datapredict.privacy`).
     """
 
     main_parameters: Any
@@ -119,6 +125,7 @@ class TrainingResult:
     history: History
     version: int
     seconds: float
+    privacy: Any = None
 
 
 class RoundWindow:

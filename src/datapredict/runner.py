@@ -29,12 +29,17 @@ class Runner:
 
     It sends work to the children through the backend, hands what they push to the
     coordinator's host (in this process or a Ray actor) and records each round in
-    :attr:`history`. ``sampler`` says which children take part in each round.
+    :attr:`history`. ``sampler`` says which children take part in each round;
+    ``privacy`` (a :class:`~datapredict.privacy.accounting.PrivacyBudget`) gives each
+    round's ε and stops before a round that would exceed its target.
     """
 
-    def __init__(self, host, backend, sampler, main_model, eval_data, callback) -> None:
+    def __init__(
+        self, host, backend, sampler, main_model, eval_data, callback, privacy=None
+    ) -> None:
         self.host, self.backend, self.sampler = host, backend, sampler
         self.main_model, self.eval_data, self.callback = main_model, eval_data, callback
+        self.privacy = privacy
         self.history = History()
         self.dead: set[int] = set()
         self.first_round = 0
@@ -46,6 +51,8 @@ class Runner:
         """Load a checkpoint into the coordinator and continue from its round."""
         position = self.host.resume(directory)
         self.first_round, self.next_seq = position["round"], position["next_seq"]
+        if self.privacy is not None:  # the rounds before the checkpoint spent ε too
+            self.privacy.start_at(self.first_round)
         logger.info("resumed from %s at round %d", directory, self.first_round)
 
     def _submit(self, children: list[int], handle: Any, setup: Any = None) -> None:
@@ -73,6 +80,8 @@ class Runner:
             self.main_model.set_model_parameters(main)
             metric = float(self.main_model.score(*self.eval_data))
         record = window.record(index, version, metric, ended)
+        if self.privacy is not None:
+            record.epsilon = self.privacy.spent(index)
         self.history.append(record)
         if self.callback is not None:
             self.callback(record)
@@ -93,6 +102,8 @@ class Runner:
         the round closes on all of them, or on ``quorum`` once ``round_timeout`` passed."""
         busy: set[int] = set()
         for index in range(self.first_round, rounds):
+            if self.privacy is not None and not self.privacy.allows(index):
+                break  # the budget says why
             window = RoundWindow(time.perf_counter())
             main, version = self.host.main()
             handle = self.backend.broadcast(main, version)

@@ -34,6 +34,8 @@ from datapredict.errors import DataTypeError, InvalidDataError, NotInitializedEr
 from datapredict.models.protocol import accepts_random_state
 from datapredict.options import Aggregation, AsyncPolicy, Checkpointing, Quorum
 from datapredict.parameters import Layout
+from datapredict.privacy.options import DifferentialPrivacy
+from datapredict.privacy.plan import check_job, plan_privacy
 from datapredict.results import RoundRecord, TrainingResult
 from datapredict.runner import Runner
 from datapredict.sampling import ChildSampler
@@ -175,6 +177,7 @@ def train_distributed(
     callback: Callable[[RoundRecord], None] | None = None,
     secure_aggregation: SecureAggregation | bool | None = None,
     compression: Any = None,
+    privacy: DifferentialPrivacy | None = None,
 ) -> TrainingResult:
     """Train a main model from children that each hold one shard.
 
@@ -237,6 +240,11 @@ def train_distributed(
         stochastic quantisation to 8 or 4 bits, or the top fraction of values with
         error feedback kept on the child; "model_parameters" children send their update
         from the main parameters. ``history["bytes_sent"]`` counts the bytes per round.
+    privacy : DifferentialPrivacy, optional
+        Client-level differential privacy (DP-FedAvg): each child's update is clipped,
+        averaged over the children per round and noised; ε after every round is in
+        ``history["epsilon"]`` and the total in ``result.privacy`` (needs the
+        ``privacy`` extra). Sync mode and the average merge only.
 
     Returns
     -------
@@ -267,12 +275,12 @@ def train_distributed(
     local_iterations = _local_iterations(strategy, local_iterations)
     compressor = resolve_compressor(compression)
     seed = np.random.SeedSequence(random_state)
-    # Children 0, 1..N, N+1 and N+2 of ``seed``: the main model's, each child's, the
-    # sampler's and the secure rounds' graph's (the same seeds as ``seed.spawn(N + 3)``,
-    # made on demand).
+    # Children 0, 1..N, N+1, N+2 and N+3 of ``seed``: the main model's, each child's, the
+    # sampler's, the secure rounds' graph's and the privacy noise's (the same seeds as
+    # ``seed.spawn(N + 4)``, made on demand).
     n = len(shards)
-    seeds = SpawnedSeeds.of(seed, start=0, count=n + 3)
-    main_seed, sample_seed, graph_seed = seeds[0], seeds[n + 1], seeds[n + 2]
+    seeds = SpawnedSeeds.of(seed, start=0, count=n + 4)
+    main_seed, sample_seed, graph_seed, noise_seed = (seeds[i] for i in (0, n + 1, n + 2, n + 3))
     child_seeds = SpawnedSeeds.of(seed, start=1, count=n)
     sampler = ChildSampler(len(shards), children_per_round, sample_seed)
     secure = secure_job(
@@ -292,8 +300,21 @@ def train_distributed(
     if min_children > sampler.per_round:
         expected = f"an integer in [1, {sampler.per_round}] (children per round)"
         raise option_error("Quorum", "min_children", expected, min_children)
+    private_mean = budget = None
+    if privacy is not None:
+        check_job(privacy, mode, aggregation)
+        if secure is not None:
+            expected = "None with secure_aggregation (distributed noise is not accounted yet)"
+            raise option_error(_OWNER, "privacy", expected, privacy)
+        private_mean, budget = plan_privacy(
+            privacy,
+            n_children=len(shards),
+            per_round=sampler.per_round,
+            rounds=rounds,
+            seed=noise_seed,
+        )
     make_coordinator = CoordinatorFactory(
-        strategy, mode, sampler.per_round, aggregation, asynchrony, secure
+        strategy, mode, sampler.per_round, aggregation, asynchrony, secure, private_mean
     )
     make_coordinator()  # validates the combination of options before anything starts
     backend_impl = _make_backend(backend)
@@ -319,7 +340,7 @@ def train_distributed(
             1 if checkpoint is None else checkpoint.every,
         )
         host = _host(backend_impl, make_coordinator, layout.flatten(main), layout, checkpointer)
-        loop = Runner(host, backend_impl, sampler, main_model, eval_data, callback)
+        loop = Runner(host, backend_impl, sampler, main_model, eval_data, callback, budget)
         if checkpoint is not None and checkpoint.resume_from is not None:
             loop.resume(checkpoint.resume_from)
         if mode == "sync":
@@ -336,7 +357,9 @@ def train_distributed(
         if bar is not None:
             bar.close()
     main_model.set_model_parameters(final)
-    return TrainingResult(final, main_model, loop.history, version, time.perf_counter() - started)
+    report = None if budget is None else budget.report()
+    seconds = time.perf_counter() - started
+    return TrainingResult(final, main_model, loop.history, version, seconds, report)
 
 
 def _check_job(model_factory, shards, strategy, rounds, mode, random_state, callback, eval_data):

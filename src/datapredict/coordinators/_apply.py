@@ -24,13 +24,19 @@ __all__ = ["UpdateMixin"]
 class UpdateMixin:
     """The update of :class:`~datapredict.coordinators.core.CoordinatorCore` (whose fields
     it uses: ``chain``, ``main``, ``sign``, ``rate``, ``layout``, ``optimizer_state``,
-    ``pending``, ``slots``, ``stats_``, ``on_update``); called with the core's lock held."""
+    ``privacy_state``, ``pending``, ``slots``, ``stats_``, ``on_update``); called with the
+    core's lock held."""
 
     def _update(self, item: Push | None, lag: int = 0) -> None:
         """Combine what is collected (and ``item``), apply it, or raise changing nothing."""
         rows, weights = update_rows(self.pending, self.slots, self.chain, item, lag)
-        merged = self.chain.merge(rows, weights)
-        main = self.main
+        main, privacy = self.main, self.privacy_state
+        if self.chain.privacy is None:
+            merged = self.chain.merge(rows, weights)
+        else:  # DP-FedAvg (unweighted by definition); its new state is committed with main
+            merged, privacy = self.chain.privacy.aggregate_into(
+                rows, privacy, main, relative=self.sign is None
+            )
         if self.sign is not None and self.chain.replaces:
             # A step whose squares sum to a finite value has every |value| < 2**511:
             # added to finite parameters it cannot overflow, so it is applied in place.
@@ -38,7 +44,7 @@ class UpdateMixin:
             new_main = main if bounded else main.copy()
             with np.errstate(over="ignore", invalid="ignore"):  # checked by _commit
                 apply_step_in_place(new_main, merged, self.sign, self.rate)
-            self._commit(new_main, self.optimizer_state, checked=bounded)
+            self._commit(new_main, self.optimizer_state, privacy, checked=bounded)
             return
         if self.sign is None:
             target = merged
@@ -47,14 +53,16 @@ class UpdateMixin:
             target += (self.sign * (self.rate or 1.0)) * merged
         if main is None:
             new_main = np.array(target, dtype=self.layout.dtype)
-            self._commit(new_main, self.chain.init(new_main))
+            self._commit(new_main, self.chain.init(new_main), privacy)
             return
         new_main, state = self.chain.update(target, self.optimizer_state, main)
-        self._commit(np.asarray(new_main, dtype=self.layout.dtype), state)
+        self._commit(np.asarray(new_main, dtype=self.layout.dtype), state, privacy)
 
-    def _commit(self, new_main: np.ndarray, state: Any, *, checked: bool = False) -> None:
-        """Adopt ``new_main`` if it is finite (``checked``: known to be); otherwise raise
-        and change nothing."""
+    def _commit(
+        self, new_main: np.ndarray, state: Any, privacy: Any, *, checked: bool = False
+    ) -> None:
+        """Adopt ``new_main`` (with the optimizer's and the private aggregation's states)
+        if it is finite (``checked``: known to be); otherwise raise and change nothing."""
         if not checked:
             try:
                 check_finite_vector(new_main, f"{self.owner}: the updated main parameters")
@@ -63,7 +71,7 @@ class UpdateMixin:
                     f"{exc}; the update overflowed (pushes too large?) and was refused: "
                     "the main parameters are unchanged"
                 ) from None
-        self.main, self.optimizer_state = new_main, state
+        self.main, self.optimizer_state, self.privacy_state = new_main, state, privacy
         self.stats_.applied += 1
         self.stats_.version += 1
         self.pending.clear()

@@ -7,6 +7,9 @@ over flat vectors and stacked (K, P) matrices, applied in this order:
 2. **staleness weights** scale each push by a function of its lag (FedAsync, FedBuff);
 3. **merge rule** combines the K rows into one vector (any :mod:`datapredict.merge` rule,
    or a :class:`~datapredict.coordinators.merger.ModelParametersMerger`'s merge);
+   With differential privacy, :class:`~datapredict.privacy.aggregator.PrivateMean`
+   takes the merge rule's place (clip → sum over a fixed denominator → Gaussian noise),
+   with its state kept by the core beside the server optimizer's;
 4. **server optimizer** turns the target into the new main parameters, with its state
    returned, never hidden (``Replace``, ``FedAdam``, ...).
 
@@ -45,12 +48,16 @@ class AggregationChain:
         Clip each push to this L2 norm first.
     staleness : StalenessWeight, default=Constant()
         Scale each push by ``staleness(lag)`` after clipping.
+    privacy : PrivateMean, optional
+        Differential privacy: replaces the merge rule by DP-FedAvg's noisy clipped mean
+        (``privacy.aggregate_into(rows, state, main, relative)``).
     """
 
     rule: Callable[[np.ndarray, Any], np.ndarray]
     server_optimizer: ServerOptimizer = field(default_factory=Replace)
     max_norm: float | None = None
     staleness: StalenessWeight = field(default_factory=Constant)
+    privacy: Any = None
 
     @property
     def replaces(self) -> bool:

@@ -2,8 +2,9 @@
 
 A checkpoint is one ``.npz`` file holding the main vector, its version, the server
 optimizer's state (a NamedTuple of an int count and arrays, as ``optimizer.<field>``
-entries), the last push id seen from each child (``last_seq.child`` / ``last_seq.seq``),
-and the runner's position (``round``, ``next_seq``, and any other ints the host adds).
+entries), the private aggregation's state if any (likewise, ``privacy.<field>``), the
+last push id seen from each child (``last_seq.child`` / ``last_seq.seq``), and the
+runner's position (``round``, ``next_seq``, and any other ints the host adds).
 
 Writing: the state is checked, written to a temporary file in the same directory,
 flushed to disk, renamed over the previous checkpoint, and the directory is flushed
@@ -47,6 +48,9 @@ __all__ = ["CHECKPOINT_NAME", "load_checkpoint", "save_checkpoint"]
 
 CHECKPOINT_NAME = "checkpoint.npz"
 _OPTIMIZER = "optimizer."
+# The NamedTuple states saved field by field: the state dict's key -> the entries' prefix.
+_STATES = {"optimizer_state": _OPTIMIZER, "privacy_state": "privacy."}
+_LABELS = {"optimizer_state": "the server optimizer state", "privacy_state": "the privacy state"}
 _LAST_SEQ = ("last_seq.child", "last_seq.seq")
 _REQUIRED = ("main", "version", "round", "next_seq")
 _NON_NEGATIVE = ("version", "round", "next_seq", "applied", "count")
@@ -60,8 +64,9 @@ def save_checkpoint(directory: str | os.PathLike, state: dict[str, Any]) -> Path
     """Write ``state`` atomically to ``directory/checkpoint.npz``; returns the path.
 
     ``state`` holds ``main`` (a 1-D float array), ``version``, ``round``, ``next_seq``
-    and other ints, ``optimizer_state`` (a NamedTuple or None) and ``last_seq`` (dict of
-    int child id -> int). Stale temporary files of interrupted saves are removed first.
+    and other ints, ``optimizer_state`` and ``privacy_state`` (NamedTuples or None) and
+    ``last_seq`` (dict of int child id -> int). Stale temporary files of interrupted
+    saves are removed first.
 
     Raises
     ------
@@ -73,7 +78,7 @@ def save_checkpoint(directory: str | os.PathLike, state: dict[str, Any]) -> Path
     target = directory / CHECKPOINT_NAME
     where = f"save_checkpoint: state for {str(target)!r}"
     arrays = _to_arrays(state, where)
-    _check_entries(arrays, where, None, None)
+    _check_entries(arrays, where, {}, None)
     directory.mkdir(parents=True, exist_ok=True)
     with _directory_lock(directory, wait=True) as directory_fd:
         _remove_temporaries(directory)
@@ -99,6 +104,7 @@ def load_checkpoint(
     optimizer_template: Any = None,
     *,
     main_template: np.ndarray | None = None,
+    privacy_template: Any = None,
 ) -> dict[str, Any]:
     """Read and check the checkpoint in ``directory``.
 
@@ -116,6 +122,8 @@ def load_checkpoint(
         and dropped (``optimizer_state`` is None).
     main_template : ndarray, optional
         The current main vector: the saved one must have its shape and dtype.
+    privacy_template : NamedTuple, optional
+        A private aggregation's state, like ``optimizer_template`` for ``privacy_state``.
 
     Returns
     -------
@@ -148,8 +156,9 @@ def load_checkpoint(
         raise
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
         raise CheckpointError(f"{where}: cannot be read: {exc}") from None
-    _check_entries(arrays, where, optimizer_template, main_template)
-    return _to_state(arrays, optimizer_template)
+    templates = {"optimizer_state": optimizer_template, "privacy_state": privacy_template}
+    _check_entries(arrays, where, templates, main_template)
+    return _to_state(arrays, templates)
 
 
 # ------------------------------------------------------------------ the file
@@ -241,9 +250,9 @@ def _to_arrays(state: dict[str, Any], where: str) -> dict[str, np.ndarray]:
     arrays: dict[str, np.ndarray] = {}
     for key, value in state.items():
         try:
-            if key == "optimizer_state":
+            if key in _STATES:
                 fields = {} if value is None else value._asdict()
-                arrays.update({_OPTIMIZER + name: np.asarray(v) for name, v in fields.items()})
+                arrays.update({_STATES[key] + name: np.asarray(v) for name, v in fields.items()})
             elif key == "last_seq":
                 arrays[_LAST_SEQ[0]] = np.array(list(value.keys()), dtype=np.int64)
                 arrays[_LAST_SEQ[1]] = np.array(list(value.values()), dtype=np.int64)
@@ -263,7 +272,7 @@ def _describe(value: Any) -> str:
 
 
 def _check_entries(
-    arrays: dict[str, Any], where: str, optimizer_template: Any, main_template: Any
+    arrays: dict[str, Any], where: str, templates: dict[str, Any], main_template: Any
 ) -> None:
     """Raise CheckpointError unless ``arrays`` is a state :func:`_to_state` can rebuild."""
     missing = [name for name in _REQUIRED if name not in arrays]
@@ -272,7 +281,8 @@ def _check_entries(
     _check_integers(arrays, where)
     _check_main(arrays, where, main_template)
     _check_last_seq(arrays, where)
-    _check_optimizer(arrays, where, optimizer_template)
+    for key in _STATES:
+        _check_state(arrays, where, key, templates.get(key))
 
 
 def _refuse(arrays: dict[str, Any], where: str, name: str, expected: str) -> CheckpointError:
@@ -284,12 +294,13 @@ def _refuse(arrays: dict[str, Any], where: str, name: str, expected: str) -> Che
 def _check_integers(arrays: dict[str, Any], where: str) -> None:
     """Every entry but the main vector, the push ids and the optimizer's is an int."""
     for name, value in arrays.items():
-        if name.startswith(_OPTIMIZER) or name in _LAST_SEQ or name == "main":
+        if name.startswith(tuple(_STATES.values())) or name in _LAST_SEQ or name == "main":
             continue
         if not _is_int(value):
             raise CheckpointError(
                 f"{where}: unknown entry {name!r} ({_describe(value)}); besides 'main', "
-                f"{list(_LAST_SEQ)} and 'optimizer.<field>', every entry is an integer"
+                f"{list(_LAST_SEQ)}, 'optimizer.<field>' and 'privacy.<field>', every entry "
+                "is an integer"
             )
         if name in _NON_NEGATIVE and value < 0:
             raise _refuse(arrays, where, name, "an integer >= 0")
@@ -337,16 +348,19 @@ def _check_last_seq(arrays: dict[str, Any], where: str) -> None:
         raise _refuse(arrays, where, _LAST_SEQ[1], "sequence numbers >= 0")
 
 
-def _check_optimizer(arrays: dict[str, Any], where: str, optimizer_template: Any) -> None:
-    fields = {name[len(_OPTIMIZER) :]: name for name in arrays if name.startswith(_OPTIMIZER)}
-    if optimizer_template is None:
+def _check_state(arrays: dict[str, Any], where: str, key: str, template: Any) -> None:
+    """The entries of one NamedTuple state (``key`` of the state dict) match ``template``
+    (None: any ints and finite float arrays)."""
+    prefix = _STATES[key]
+    fields = {name[len(prefix) :]: name for name in arrays if name.startswith(prefix)}
+    if template is None:
         expected = {field: None for field in fields}
     else:
-        expected = optimizer_template._asdict()
+        expected = template._asdict()
         if fields.keys() != expected.keys():
             raise CheckpointError(
-                f"{where}: the server optimizer state has fields {sorted(fields)}; "
-                f"{type(optimizer_template).__name__} has {sorted(expected)}"
+                f"{where}: {_LABELS[key]} has fields {sorted(fields)}; "
+                f"{type(template).__name__} has {sorted(expected)}"
             )
     for field, template in expected.items():
         name, value = fields[field], arrays[fields[field]]
@@ -382,13 +396,15 @@ def _check_finite(array: np.ndarray, name: str, where: str) -> None:
         )
 
 
-def _to_state(arrays: dict[str, np.ndarray], optimizer_template: Any) -> dict[str, Any]:
+def _to_state(arrays: dict[str, np.ndarray], templates: dict[str, Any]) -> dict[str, Any]:
     """The state dict :func:`save_checkpoint` was given, from checked ``arrays``."""
     state: dict[str, Any] = {}
-    optimizer_fields: dict[str, Any] = {}
+    state_fields: dict[str, dict[str, Any]] = {key: {} for key in _STATES}
     for key, value in arrays.items():
-        if key.startswith(_OPTIMIZER):
-            optimizer_fields[key[len(_OPTIMIZER) :]] = int(value) if _is_int(value) else value
+        owner = next((k for k, prefix in _STATES.items() if key.startswith(prefix)), None)
+        if owner is not None:
+            field = key[len(_STATES[owner]) :]
+            state_fields[owner][field] = int(value) if _is_int(value) else value
         elif key == "main":
             state[key] = value
         elif key not in _LAST_SEQ:
@@ -397,7 +413,6 @@ def _to_state(arrays: dict[str, np.ndarray], optimizer_template: Any) -> dict[st
     state["last_seq"] = (
         {} if children is None else dict(zip(children.tolist(), seqs.tolist(), strict=True))
     )
-    state["optimizer_state"] = (
-        type(optimizer_template)(**optimizer_fields) if optimizer_template is not None else None
-    )
+    for key, template in templates.items():
+        state[key] = None if template is None else type(template)(**state_fields[key])
     return state

@@ -42,7 +42,12 @@ class Checkpointer:
         saved with it (the runner's round and next push number, and any other ints the
         host added)."""
         own = coordinator.state_dict()
-        state = load_checkpoint(directory, own["optimizer_state"], main_template=own["main"])
+        state = load_checkpoint(
+            directory,
+            own["optimizer_state"],
+            main_template=own["main"],
+            privacy_template=own.get("privacy_state"),
+        )
         coordinator.load_state_dict(state)
         self.saved_version = coordinator.version
         skip = own.keys() | {"last_seq"}  # load_checkpoint gives it for every coordinator

@@ -92,6 +92,7 @@ class CoordinatorCore(UpdateMixin):
         self.layout: Layout | None = None
         self.main: np.ndarray | None = None
         self.optimizer_state: Any = None
+        self.privacy_state: Any = None  # the chain's private aggregation's, if any
         # Internally a defaultdict (a C type: ~2x cheaper to increment than a Counter);
         # the ``stats`` snapshot turns it into a Counter.
         self.stats_ = PushStats(staleness=defaultdict(int))
@@ -113,6 +114,7 @@ class CoordinatorCore(UpdateMixin):
             and not self.chain.scales_rows
             and self.chain.replaces
             and not self.rate
+            and self.chain.privacy is None
         )
 
     def configure(self, **changes: Any) -> None:
@@ -127,6 +129,8 @@ class CoordinatorCore(UpdateMixin):
                 setattr(self, name, value)
             if "chain" in changes and self.main is not None:
                 self.optimizer_state = self.chain.init(self.main)
+            if "chain" in changes:
+                self.privacy_state = self._privacy_init()
             self._refresh_direct()
 
     def set_main(self, layout: Layout, main: np.ndarray) -> None:
@@ -140,9 +144,11 @@ class CoordinatorCore(UpdateMixin):
             self.worker.flush()
         with self.lock:
             saved = (self.layout, self.main, self.optimizer_state, self.pending, self.slots)
+            saved_privacy = self.privacy_state
             try:
                 self.layout, self.main = layout, main
                 self.optimizer_state = self.chain.init(main)
+                self.privacy_state = self._privacy_init()
                 self.pending, self.slots = PendingRows(), saved[4].copy()
                 self.pending.reset(main.size, main.dtype)
                 self.slots.fill(main)
@@ -150,10 +156,15 @@ class CoordinatorCore(UpdateMixin):
                     self.on_update(main)  # a child refusing them raises here
             except BaseException:
                 self.layout, self.main, self.optimizer_state, self.pending, self.slots = saved
+                self.privacy_state = saved_privacy
                 if self.on_update is not None and self.main is not None:
                     self.on_update(self.main)  # the children that took them go back
                 raise
             self.stats_.version += 1
+
+    def _privacy_init(self) -> Any:
+        """The private aggregation's initial state (None without one)."""
+        return None if self.chain.privacy is None else self.chain.privacy.init()
 
     def adopt_layout(self, layout: Layout) -> Layout:
         """Fix the structure if none is known yet; return the structure in force."""
@@ -361,13 +372,15 @@ class CoordinatorCore(UpdateMixin):
 
     # ------------------------------------------------------------ checkpoint
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to resume: main vector, version, optimizer state, last push
-        ids, applied count and the updates collected since the last one."""
+        """Everything needed to resume: main vector, version, optimizer state, private
+        aggregation state, last push ids, applied count and the updates collected since
+        the last one."""
         with self.lock:
             return {
                 "main": None if self.main is None else self.main.copy(),
                 "version": self.stats_.version,
                 "optimizer_state": self.optimizer_state,
+                "privacy_state": self.privacy_state,
                 "last_seq": dict(self.last_seq),
                 "applied": self.stats_.applied,
                 "count": self.pending_count,
@@ -385,6 +398,7 @@ class CoordinatorCore(UpdateMixin):
             self.stats_.version = int(state["version"])
             self.stats_.applied = int(state.get("applied", 0))
             self.optimizer_state = state["optimizer_state"]
+            self.privacy_state = state.get("privacy_state", self._privacy_init())
             self.last_seq = dict(state.get("last_seq", {}))
             self._discard()
             self.slots.fill(main)

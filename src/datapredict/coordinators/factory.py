@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from datapredict._validation import option_error
@@ -33,6 +33,9 @@ class CoordinatorFactory:
     secure : SecureJob, optional
         Secure aggregation of the job's rounds (:mod:`datapredict.secure`), run by the
         coordinator's host.
+    privacy : PrivateMean, optional
+        Differential privacy: the chain's private aggregation (sync mode, average only;
+        :func:`datapredict.privacy.plan.check_job` checks the combination).
     """
 
     strategy: str
@@ -41,9 +44,17 @@ class CoordinatorFactory:
     aggregation: Aggregation = field(default_factory=Aggregation)
     asynchrony: AsyncPolicy = field(default_factory=AsyncPolicy)
     secure: Any = None
+    privacy: Any = None
 
     def __call__(self) -> DistributedGradients | DistributedModelParameters:
         """A new coordinator (raises the coordinator's own error on a bad combination)."""
+        coordinator = self._coordinator()
+        if self.privacy is not None:
+            core = coordinator.core
+            core.configure(chain=replace(core.chain, privacy=self.privacy))
+        return coordinator
+
+    def _coordinator(self) -> DistributedGradients | DistributedModelParameters:
         merger = self.aggregation.merger
         optimizer = self.aggregation.server_optimizer
         if self.strategy == "model_parameters":
