@@ -19,7 +19,7 @@ from datapredict.privacy import (
     gaussian_noise,
     release_seed,
 )
-from datapredict.privacy.dp import update_norms, weighted_sum
+from datapredict.privacy.dp import clipped_mean_around, update_norms, weighted_sum
 
 
 def test_clipped_mean_by_hand():
@@ -145,3 +145,33 @@ def test_release_seeds_differ_by_release_and_stream():
         for s in range(2)
     }
     assert len(set(draws.values())) == 6
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(1, 300)), elements=finite),
+    clip=st.floats(1e-3, 1e3),
+    extra=st.integers(0, 3),
+)
+def test_clipped_mean_around_is_the_center_plus_the_clipped_mean(rows, clip, extra):
+    center = np.linspace(-1, 1, rows.shape[1])
+    per_round = rows.shape[0] + extra
+    around, norms = clipped_mean_around(rows, clip, per_round, center)
+    mean, expected_norms = clipped_mean(rows, clip, per_round, center)
+    np.testing.assert_array_equal(norms, expected_norms)
+    scale = max(1.0, np.abs(rows).max())
+    np.testing.assert_allclose(around, center + mean, atol=1e-12 * scale)
+
+
+def test_clipped_mean_around_keeps_float32_parameters_to_their_resolution():
+    """Parameters near 100 and updates of 1e-2: the new parameters are right to float32's
+    resolution at 100 (an ulp is 7.6e-6), as computing them in float64 and rounding is."""
+    rng = np.random.default_rng(1)
+    center = (100 + rng.standard_normal(4000)).astype(np.float32)
+    rows = center + (1e-2 * rng.standard_normal((5, 4000))).astype(np.float32)
+    around, _ = clipped_mean_around(rows, 0.5, 8, center)
+    updates = rows.astype(np.float64) - center.astype(np.float64)
+    factors = np.minimum(1.0, 0.5 / np.linalg.norm(updates, axis=1))
+    exact = center.astype(np.float64) + factors @ updates / 8
+    assert around.dtype == np.float32
+    np.testing.assert_allclose(around, exact, rtol=0, atol=4 * np.spacing(np.float32(128)))

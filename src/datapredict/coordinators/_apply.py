@@ -35,7 +35,7 @@ class UpdateMixin:
             merged = self.chain.merge(rows, weights)
         else:  # DP-FedAvg (unweighted by definition); its new state is committed with main
             merged, privacy = self.chain.privacy.aggregate_into(
-                rows, privacy, main, relative=self.sign is None
+                rows, privacy, main, relative=self.sign is None, norms=self._norms(item, rows)
             )
         if self.sign is not None and self.chain.replaces:
             # A step whose squares sum to a finite value has every |value| < 2**511:
@@ -57,6 +57,22 @@ class UpdateMixin:
             return
         new_main, state = self.chain.update(target, self.optimizer_state, main)
         self._commit(np.asarray(new_main, dtype=self.layout.dtype), state, privacy)
+
+    def _update_norm(self, vector: np.ndarray) -> float:
+        """The L2 norm of one push's update (parameters: from the main ones)."""
+        center = self.main if self.sign is None else None
+        return float(self.chain.privacy.update_norms(vector[None, :], center)[0])
+
+    def _norms(self, item: Push | None, rows: np.ndarray) -> np.ndarray | None:
+        """The updates' norms of ``rows``: those taken as the pushes arrived, and
+        ``item``'s; None (the aggregation computes them) when the rows are not exactly
+        the collected pushes and ``item``."""
+        if self.slots.count or (item is not None and item.slot is not None):
+            return None
+        norms = self.pending.norms[: self.pending.count]
+        if item is not None:
+            norms = [*norms, self._update_norm(item.vector)]
+        return np.array(norms) if len(norms) == len(rows) else None
 
     def _commit(
         self, new_main: np.ndarray, state: Any, privacy: Any, *, checked: bool = False

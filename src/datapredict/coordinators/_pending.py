@@ -44,6 +44,7 @@ class PendingRows:
         self.rows = np.empty((0, 0))
         self.count = 0
         self.weights: list[float | None] = []
+        self.norms: list[float] = []  # with differential privacy: each update's norm
 
     def reset(self, size: int, dtype: np.dtype) -> None:
         """Forget everything; rows of ``size`` values of ``dtype`` from now on."""
@@ -54,6 +55,7 @@ class PendingRows:
         """Forget the collected pushes (the buffer is kept for the next ones)."""
         self.count = 0
         self.weights = []
+        self.norms = []
 
     def _write(self, vector: np.ndarray) -> None:
         if self.rows.shape[1:] != vector.shape or self.rows.dtype != vector.dtype:

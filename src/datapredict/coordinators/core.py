@@ -353,6 +353,8 @@ class CoordinatorCore(UpdateMixin):
             row = self.pending.append(item.vector, item.weight)
             if self.chain.scales_rows:
                 self.chain.scale(row, lag, owned=True)
+            if self.chain.privacy is not None:  # now, while the row is fresh in cache
+                self.pending.norms.append(self._update_norm(row))
         else:
             self.slots.put(item.slot, item.vector, item.weight, item.generation)
         return PushOutcome(PushStatus.BUFFERED, self.stats_.version)

@@ -17,8 +17,14 @@ import numpy as np
 
 from datapredict.errors import NotInitializedError
 from datapredict.privacy.adaptive import next_clip_norm
-from datapredict.privacy.dp import clipped_mean, gaussian_noise, release_seed
+from datapredict.privacy.dp import (
+    clipped_mean,
+    clipped_mean_around,
+    release_seed,
+    update_norms,
+)
 from datapredict.privacy.options import AdaptiveClipping
+from datapredict.privacy.prefetch import prefetch, standard_noise
 
 __all__ = ["PrivacyState", "PrivateMean"]
 
@@ -45,7 +51,8 @@ class PrivateMean:
     per_round : int
         m, the fixed denominator (the children sampled per round).
     seed : numpy.random.SeedSequence
-        Release ``r`` draws its noise from ``release_seed(seed, r)``.
+        Release ``r`` draws its noise from ``release_seed(seed, r)``; the next
+        release's is drawn in the background meanwhile (:mod:`~datapredict.privacy.prefetch`).
     adaptive : AdaptiveClipping, optional
         Adapt C after each release.
     count_std : float, default=0
@@ -67,8 +74,18 @@ class PrivateMean:
         """The standard deviation of the noise on the mean: ``z · C / m``."""
         return self.noise_multiplier * clip_norm / self.per_round
 
+    @staticmethod
+    def update_norms(rows: np.ndarray, center: np.ndarray | None = None) -> np.ndarray:
+        """Each row's update norm (see :func:`~datapredict.privacy.dp.update_norms`): a
+        coordinator takes each push's as it arrives and passes them to :meth:`aggregate`."""
+        return update_norms(rows, center)
+
     def aggregate(
-        self, rows: np.ndarray, state: PrivacyState, center: np.ndarray | None = None
+        self,
+        rows: np.ndarray,
+        state: PrivacyState,
+        center: np.ndarray | None = None,
+        norms: np.ndarray | None = None,
     ) -> tuple[np.ndarray, PrivacyState]:
         """One private release from the (K, P) pushes.
 
@@ -80,6 +97,8 @@ class PrivateMean:
         center : ndarray of shape (P,), optional
             The main parameters, when the pushes are parameters: the updates are
             ``rows - center`` and the result is ``center`` plus the noisy mean update.
+        norms : ndarray of shape (K,), optional
+            The updates' norms, if already known (:meth:`update_norms`).
 
         Returns
         -------
@@ -89,11 +108,14 @@ class PrivateMean:
             One release more; the next clip norm.
         """
         clip_norm = float(state.clip_norm)
-        merged, norms = clipped_mean(rows, clip_norm, self.per_round, center)
-        seed = release_seed(self.seed, state.releases)
-        merged += gaussian_noise(merged.size, self.noise_std(clip_norm), seed, merged.dtype)
-        if center is not None:
-            merged += center
+        if center is None:
+            merged, norms = clipped_mean(rows, clip_norm, self.per_round, None, norms)
+        else:
+            merged, norms = clipped_mean_around(rows, clip_norm, self.per_round, center, norms)
+        noise = standard_noise(merged.size, release_seed(self.seed, state.releases), merged.dtype)
+        prefetch(merged.size, release_seed(self.seed, state.releases + 1), merged.dtype)
+        noise *= noise.dtype.type(self.noise_std(clip_norm))
+        merged += noise
         if self.adaptive is not None:
             policy = self.adaptive
             clip_norm = next_clip_norm(
@@ -108,7 +130,12 @@ class PrivateMean:
         return merged, PrivacyState(state.releases + 1, np.array(clip_norm, dtype=np.float64))
 
     def aggregate_into(
-        self, rows: np.ndarray, state: PrivacyState, main: np.ndarray | None, relative: bool
+        self,
+        rows: np.ndarray,
+        state: PrivacyState,
+        main: np.ndarray | None,
+        relative: bool,
+        norms: np.ndarray | None = None,
     ) -> tuple[np.ndarray, PrivacyState]:
         """:meth:`aggregate` for a coordinator: ``relative`` pushes are parameters
         (centred on ``main``), the others steps."""
@@ -117,4 +144,4 @@ class PrivateMean:
                 "differential privacy: the pushes are parameters and there are no main "
                 "parameters to take their updates from; set the main parameters first"
             )
-        return self.aggregate(rows, state, main if relative else None)
+        return self.aggregate(rows, state, main if relative else None, norms)

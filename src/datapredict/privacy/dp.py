@@ -34,6 +34,7 @@ from datapredict.merge.order_statistics import block_columns
 __all__ = [
     "clip_vector",
     "clipped_mean",
+    "clipped_mean_around",
     "gaussian_noise",
     "release_seed",
     "update_norms",
@@ -134,6 +135,7 @@ def clipped_mean(
     clip_norm: float,
     per_round: int,
     center: np.ndarray | None = None,
+    norms: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``Σ_k clip(Δ_k, C) / m`` and the norms ``|Δ_k|``, with ``Δ_k = rows[k] − center``.
 
@@ -147,6 +149,8 @@ def clipped_mean(
         m, the fixed denominator: the children expected per round.
     center : ndarray of shape (P,), optional
         The main parameters when the pushes are parameters (None: they are updates).
+    norms : ndarray of shape (K,), optional
+        The updates' norms (:func:`update_norms`), when already known.
 
     Returns
     -------
@@ -155,9 +159,31 @@ def clipped_mean(
     norms : ndarray of shape (K,), float64
         The unclipped norms (adaptive clipping counts those under C).
     """
-    norms = update_norms(rows, center)
+    norms = update_norms(rows, center) if norms is None else norms
     weights = clip_factors(norms, clip_norm) / per_round
     return weighted_sum(rows, weights, center), norms
+
+
+def clipped_mean_around(
+    rows: np.ndarray,
+    clip_norm: float,
+    per_round: int,
+    center: np.ndarray,
+    norms: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``center + Σ_k clip(rows[k] − center, C) / m`` (new parameters, before the noise)
+    and the norms, as one BLAS ``weights @ rows`` plus ``(1 − Σ weights) · center``.
+
+    The same value as ``center + clipped_mean(rows, C, m, center)[0]``, without passing
+    over ``rows - center``: the result is of the parameters' magnitude, so the sum of
+    those two terms loses nothing the result's dtype could hold (the mean update alone,
+    much smaller, is what :func:`clipped_mean` computes blockwise).
+    """
+    norms = update_norms(rows, center) if norms is None else norms
+    weights = clip_factors(norms, clip_norm) / per_round
+    merged = weights.astype(rows.dtype) @ rows
+    merged += center * center.dtype.type(1.0 - weights.sum())
+    return merged, norms
 
 
 def release_seed(
