@@ -116,6 +116,39 @@ def test_a_round_short_of_noise_is_refused_by_the_setup_and_the_server():
     assert "the noise" not in plain.unrecoverable([0, 4])
 
 
+def _held(value, seen):
+    """Every array reachable from ``value``'s attributes (as tests/secure/test_protocol.py
+    walks the server object)."""
+    if id(value) in seen:
+        return
+    seen.add(id(value))
+    if isinstance(value, np.ndarray):
+        yield value
+    elif isinstance(value, dict):
+        for item in (*value.keys(), *value.values()):
+            yield from _held(item, seen)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            yield from _held(item, seen)
+    elif hasattr(value, "__dict__"):
+        yield from _held(vars(value), seen)
+
+
+def test_the_server_object_holds_no_update_no_noisy_update_and_no_encoding():
+    X = np.random.default_rng(3).normal(size=(5, 30))
+    _, _, seeds, noise, rounds = _round(X, dropped={2})
+    codec = rounds.setup.codec
+    arrays = list(_held(rounds.server, set()))
+    assert any(a is rounds.server.total for a in arrays)  # the walk reaches the sum
+    for k in range(5):
+        clipped = _clip(X[k], 1.0)
+        noisy = clipped + _expected_share(seeds[k], 3, noise.share_std, 30)
+        for secret in (X[k], clipped, noisy):
+            assert not any(a.shape == secret.shape and np.allclose(a, secret) for a in arrays)
+        encoded = codec.encode(np.append(noisy, 1.0))
+        assert not any(np.array_equal(a, encoded) for a in arrays)
+
+
 @pytest.fixture(scope="module")
 def shards():
     data = load_dataset("digits")
