@@ -39,6 +39,7 @@ from datapredict.privacy.plan import check_job, plan_privacy
 from datapredict.results import RoundRecord, TrainingResult
 from datapredict.runner import Runner
 from datapredict.sampling import ChildSampler
+from datapredict.secure.distributed_dp import check_distributed, with_distributed_noise
 from datapredict.secure.options import SecureAggregation
 from datapredict.secure.rounds import check_backend as check_secure_backend
 from datapredict.secure.rounds import secure_job
@@ -244,7 +245,10 @@ def train_distributed(
         Client-level differential privacy (DP-FedAvg): each child's update is clipped,
         averaged over the children per round and noised; ε after every round is in
         ``history["epsilon"]`` and the total in ``result.privacy`` (needs the
-        ``privacy`` extra). Sync mode and the average merge only.
+        ``privacy`` extra). Sync mode and the average merge only. With
+        ``secure_aggregation`` the children clip and add the noise themselves before
+        masking (distributed DP, the same ε; see
+        :mod:`~datapredict.secure.distributed_dp`).
 
     Returns
     -------
@@ -304,8 +308,7 @@ def train_distributed(
     if privacy is not None:
         check_job(privacy, mode, aggregation)
         if secure is not None:
-            expected = "None with secure_aggregation (distributed noise is not accounted yet)"
-            raise option_error(_OWNER, "privacy", expected, privacy)
+            check_distributed(privacy, secure.option)
         private_mean, budget = plan_privacy(
             privacy,
             n_children=len(shards),
@@ -313,6 +316,9 @@ def train_distributed(
             rounds=rounds,
             seed=noise_seed,
         )
+        if secure is not None:  # the children clip and add the noise; the server averages
+            secure = with_distributed_noise(secure, private_mean, min_children)
+            private_mean = None
     make_coordinator = CoordinatorFactory(
         strategy, mode, sampler.per_round, aggregation, asynchrony, secure, private_mean
     )

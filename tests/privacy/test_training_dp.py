@@ -15,7 +15,6 @@ pytest.importorskip("dp_accounting")
 import datapredict as dp
 from datapredict.backends import ThreadsBackend
 from datapredict.datasets import load_dataset, split, train_test_split
-from datapredict.errors import InvalidOptionError
 from datapredict.privacy import (
     AdaptiveClipping,
     DifferentialPrivacy,
@@ -191,12 +190,6 @@ def test_a_server_optimizer_post_processes_the_private_mean():
     for push in pushes:
         coordinator.add_model_parameters(push)
     np.testing.assert_array_equal(coordinator.get_main_model_parameters(), expected)
-
-
-def test_privacy_with_secure_aggregation_is_refused_before_any_work(digits):
-    privacy = DifferentialPrivacy(clip_norm=0.5, noise_multiplier=1.0)
-    with pytest.raises(InvalidOptionError, match="'privacy' option of train_distributed"):
-        _small_job(digits, privacy=privacy, secure_aggregation=True)
 
 
 def test_privacy_composes_with_compression(digits):

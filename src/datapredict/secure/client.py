@@ -96,6 +96,10 @@ class SecAggClient:
     def mask(self, update: np.ndarray, weight: float, setup: RoundSetup) -> np.ndarray:
         """Step 3: the masked encoding of ``weight * clip(update)`` and ``weight``.
 
+        With distributed differential privacy (``setup.private``), ``update`` is already
+        clipped to L2 norm C on the worker and the child's noise share, drawn from its
+        seed and the round, is added before encoding.
+
         Parameters
         ----------
         update : ndarray of shape (P,)
@@ -110,8 +114,12 @@ class SecAggClient:
         ndarray of uint64, shape (P + 1,)
         """
         size = update.size + 1
-        scaled = np.clip(np.asarray(update, dtype=np.float64), -setup.clip, setup.clip)
-        scaled *= weight
+        if setup.private is not None:  # distributed DP: ``update`` is clipped, weight 1
+            scaled = np.asarray(update, dtype=np.float64) * weight
+            scaled += setup.private.share(scaled.size, _branch(self.seed, self.round, _NOISE))
+        else:
+            scaled = np.clip(np.asarray(update, dtype=np.float64), -setup.clip, setup.clip)
+            scaled *= weight
         if setup.noise_std:
             rng = np.random.default_rng(_branch(self.seed, self.round, _NOISE))
             share = setup.noise_std / np.sqrt(len(setup.participants))
@@ -171,6 +179,8 @@ def mask_block(
         if result.error is not None:
             continue
         update = block[result.row] - main if setup.delta else block[result.row]
+        if setup.private is not None:  # distributed DP: clipped to C before masking
+            update = setup.private.clip(update)
         largest = float(np.abs(update).max(initial=0.0))
         if largest > setup.clip:
             logger.warning(

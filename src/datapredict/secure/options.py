@@ -45,7 +45,9 @@ class SecureAggregation:
         Distributed differential privacy: each of the round's ``m`` children adds
         Gaussian noise of standard deviation ``noise_std / sqrt(m)`` to its weighted
         update before encoding, so the securely summed update carries noise of standard
-        deviation ``noise_std``.
+        deviation ``noise_std``. No accountant: for DP-FedAvg's clipped, accounted
+        noise pass ``privacy=DifferentialPrivacy(...)`` to ``train_distributed`` instead
+        (:mod:`~datapredict.secure.distributed_dp`; the two are not combined).
 
     Examples
     --------

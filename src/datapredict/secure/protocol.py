@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from datapredict.secure.fixed_point import FixedPoint
 
@@ -43,6 +44,10 @@ class RoundSetup:
         point); None: every child weighs 1.
     noise_std : float or None
         Standard deviation of the noise the round's masked sum carries (distributed DP).
+    private : DistributedNoise or None
+        Differential privacy done by the children
+        (:mod:`~datapredict.secure.distributed_dp`): their clip norm, noise share and
+        the fewest survivors a round needs.
     """
 
     round: int
@@ -56,6 +61,7 @@ class RoundSetup:
     delta: bool = False
     weight_scale: float | None = None
     noise_std: float | None = None
+    private: Any = None
 
     def holders(self, child: int) -> tuple[int, ...]:
         """The children holding shares of ``child``'s secrets: itself and its neighbours."""
@@ -69,11 +75,15 @@ class RoundSetup:
         """Why the sum of ``survivors``' vectors cannot be unmasked, or None if it can.
 
         It can when every survivor's self-mask seed, and every dropped child's mask key
-        (if it has surviving neighbours), has at least ``threshold`` surviving holders.
+        (if it has surviving neighbours), has at least ``threshold`` surviving holders;
+        with ``private``, also when enough children survived to carry the noise.
         """
         alive = set(survivors) & set(self.participants)
         if not alive:
             return "secure aggregation: no child of the round survived"
+        short = None if self.private is None else self.private.short(len(alive))
+        if short is not None:
+            return f"round {self.round}: {short}; the round is not applied"
         short = []
         for child in self.participants:
             if child not in alive and not alive.intersection(self.graph[child]):

@@ -59,6 +59,10 @@ class SecureJob:
         Children mask ``params - main`` (strategy "model_parameters").
     weight_scale : float or None
         Children weigh ``n_samples / weight_scale``; None: uniformly.
+    private : DistributedNoise, optional
+        Differential privacy done by the children
+        (:mod:`~datapredict.secure.distributed_dp`): the round's sum is divided by the
+        fixed ``private.per_round``, not by the survivors' weight.
     """
 
     option: SecureAggregation
@@ -66,6 +70,7 @@ class SecureJob:
     graph_seed: np.random.SeedSequence
     delta: bool
     weight_scale: float | None
+    private: Any = None
 
     def server(self, round_index: int, participants: Sequence[int]) -> SecAggServer:
         """A fresh server for round ``round_index``."""
@@ -84,6 +89,7 @@ class SecureJob:
             delta=self.delta,
             weight_scale=self.weight_scale,
             noise_std=self.option.noise_std,
+            private=self.private,
         )
 
 
@@ -110,7 +116,9 @@ class SecureRounds:
 
     def finish(self, results: Sequence[Any]) -> tuple[np.ndarray, float]:
         """Steps 3 and 4: the survivors' average update (float64, P values) and their
-        total weight, from their masked pushes (``result.vector()``)."""
+        total weight, from their masked pushes (``result.vector()``). With distributed
+        differential privacy the "average" is the noisy sum over the fixed denominator m
+        (DP-FedAvg's estimate), not over the survivors."""
         server, setup = self.server, self.setup
         if server is None:
             raise SecureAggregationError(
@@ -124,7 +132,8 @@ class SecureRounds:
             for v, request in server.requests().items()
         }
         total = server.unmask(responses)
-        return total[:-1] / total[-1], float(total[-1])
+        denominator = total[-1] if self.job.private is None else self.job.private.per_round
+        return total[:-1] / denominator, float(total[-1])
 
 
 def secure_job(
