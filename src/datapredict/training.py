@@ -13,7 +13,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -278,47 +278,13 @@ def train_distributed(
     checkpoint = Checkpointing.of(checkpoint)
     local_iterations = _local_iterations(strategy, local_iterations)
     compressor = resolve_compressor(compression)
-    seed = np.random.SeedSequence(random_state)
-    # Children 0, 1..N, N+1, N+2 and N+3 of ``seed``: the main model's, each child's, the
-    # sampler's, the secure rounds' graph's and the privacy noise's (the same seeds as
-    # ``seed.spawn(N + 4)``, made on demand).
-    n = len(shards)
-    seeds = SpawnedSeeds.of(seed, start=0, count=n + 4)
-    main_seed, sample_seed, graph_seed, noise_seed = (seeds[i] for i in (0, n + 1, n + 2, n + 3))
-    child_seeds = SpawnedSeeds.of(seed, start=1, count=n)
-    sampler = ChildSampler(len(shards), children_per_round, sample_seed)
-    secure = secure_job(
-        secure_aggregation,
-        strategy=strategy,
-        mode=mode,
-        merger=aggregation.merger,
-        max_norm=aggregation.max_norm,
-        per_round=sampler.per_round,
-        seeds=child_seeds,
-        graph_seed=graph_seed,
-        sample_counts=[len(y) for _, y in shards],
-    )
-    if secure is not None and compressor is not None:  # masked values are uniform
-        raise option_error(_OWNER, "compression", "None with secure_aggregation", compression)
-    min_children = sampler.per_round if quorum is None else quorum.min_children
-    if min_children > sampler.per_round:
-        expected = f"an integer in [1, {sampler.per_round}] (children per round)"
-        raise option_error("Quorum", "min_children", expected, min_children)
-    private_mean = budget = None
-    if privacy is not None:
-        check_job(privacy, mode, aggregation)
-        if secure is not None:
-            check_distributed(privacy, secure.option)
-        private_mean, budget = plan_privacy(
-            privacy,
-            n_children=len(shards),
-            per_round=sampler.per_round,
-            rounds=rounds,
-            seed=noise_seed,
-        )
-        if secure is not None:  # the children clip and add the noise; the server averages
-            secure = with_distributed_noise(secure, private_mean, min_children)
-            private_mean = None
+    seeds = _JobSeeds.of(random_state, len(shards))
+    sampler = ChildSampler(len(shards), children_per_round, seeds.sampler)
+    min_children = _min_children(sampler, quorum)
+    secure, private_mean, budget = _protections(
+        privacy, secure_aggregation, compressor, compression, strategy, mode, rounds,
+        aggregation, sampler, min_children, seeds, shards,
+    )  # fmt: skip
     make_coordinator = CoordinatorFactory(
         strategy, mode, sampler.per_round, aggregation, asynchrony, secure, private_mean
     )
@@ -326,21 +292,15 @@ def train_distributed(
     backend_impl = _make_backend(backend)
     if secure is not None:
         check_secure_backend(backend_impl)
-
-    # Every class (or, for several outputs, every distinct target row) of the job, once:
-    # the main model and every worker initialise from it.
-    targets = np.concatenate([y for _, y in shards])
-    labels = np.unique(targets, axis=0) if targets.ndim > 1 else np.unique(targets)
-    main_model, main = _initial_main(model_factory, strategy, shards, labels, main_seed)
-    layout = Layout.from_template(main)
-    spec = JobSpec(
-        model_factory, strategy, local_iterations, shards[0][0].shape[1], labels, layout, compressor
+    main_model, main, spec = _job_spec(
+        model_factory, strategy, shards, local_iterations, compressor, seeds.main
     )
+    layout = spec.layout
     started = time.perf_counter()
     bar = _progress(rounds, progress, f"{strategy} ({mode})")
     host = None
     try:
-        backend_impl.open(spec, Shards.of(shards, child_seeds))
+        backend_impl.open(spec, Shards.of(shards, seeds.children))
         checkpointer = Checkpointer(
             None if checkpoint is None else checkpoint.directory,
             1 if checkpoint is None else checkpoint.every,
@@ -366,6 +326,82 @@ def train_distributed(
     report = None if budget is None else budget.report()
     seconds = time.perf_counter() - started
     return TrainingResult(final, main_model, loop.history, version, seconds, report)
+
+
+def _job_spec(model_factory, strategy, shards, local_iterations, compressor, seed):
+    """The main model, its initial parameters and what every worker needs. Every class
+    (or, for several outputs, every distinct target row) of the job is found once: the
+    main model and every worker initialise from it."""
+    targets = np.concatenate([y for _, y in shards])
+    labels = np.unique(targets, axis=0) if targets.ndim > 1 else np.unique(targets)
+    main_model, main = _initial_main(model_factory, strategy, shards, labels, seed)
+    n_features = shards[0][0].shape[1]
+    layout = Layout.from_template(main)
+    spec = JobSpec(
+        model_factory, strategy, local_iterations, n_features, labels, layout, compressor
+    )
+    return main_model, main, spec
+
+
+class _JobSeeds(NamedTuple):
+    """A job's seeds: children 0, 1..N, N+1, N+2 and N+3 of ``SeedSequence(random_state)``
+    (the same seeds as its ``spawn(N + 4)``, made on demand): the main model's, each
+    child's, the sampler's, the secure rounds' graph's and the privacy noise's."""
+
+    main: np.random.SeedSequence
+    children: SpawnedSeeds
+    sampler: np.random.SeedSequence
+    graph: np.random.SeedSequence
+    noise: np.random.SeedSequence
+
+    @classmethod
+    def of(cls, random_state: int | None, n: int) -> _JobSeeds:
+        root = np.random.SeedSequence(random_state)
+        seeds = SpawnedSeeds.of(root, start=0, count=n + 4)
+        children = SpawnedSeeds.of(root, start=1, count=n)
+        return cls(seeds[0], children, seeds[n + 1], seeds[n + 2], seeds[n + 3])
+
+
+def _min_children(sampler: ChildSampler, quorum: Quorum | None) -> int:
+    """The pushes a sync round needs: every sampled child's, or the quorum's."""
+    min_children = sampler.per_round if quorum is None else quorum.min_children
+    if min_children > sampler.per_round:
+        expected = f"an integer in [1, {sampler.per_round}] (children per round)"
+        raise option_error("Quorum", "min_children", expected, min_children)
+    return min_children
+
+
+def _protections(
+    privacy, secure_aggregation, compressor, compression, strategy, mode, rounds,
+    aggregation, sampler, min_children, seeds, shards,
+):  # fmt: skip
+    """The job's secure aggregation, central private step and privacy budget, checked
+    together: with both, the children clip and add the noise, the server averages."""
+    secure = secure_job(
+        secure_aggregation,
+        strategy=strategy,
+        mode=mode,
+        merger=aggregation.merger,
+        max_norm=aggregation.max_norm,
+        per_round=sampler.per_round,
+        seeds=seeds.children,
+        graph_seed=seeds.graph,
+        sample_counts=[len(y) for _, y in shards],
+    )
+    if secure is not None and compressor is not None:  # masked values are uniform
+        raise option_error(_OWNER, "compression", "None with secure_aggregation", compression)
+    if privacy is None:
+        return secure, None, None
+    check_job(privacy, mode, aggregation)
+    if secure is not None:
+        check_distributed(privacy, secure.option)
+    private_mean, budget = plan_privacy(
+        privacy, n_children=len(shards), per_round=sampler.per_round, rounds=rounds,
+        seed=seeds.noise,
+    )  # fmt: skip
+    if secure is not None:
+        return with_distributed_noise(secure, private_mean, min_children), None, budget
+    return secure, private_mean, budget
 
 
 def _check_job(model_factory, shards, strategy, rounds, mode, random_state, callback, eval_data):
