@@ -351,6 +351,8 @@ def _plot(jobs: Sequence[Job], path: str) -> None:
             label = job.strategy if job.merge == "-" else f"{job.strategy}: {job.merge}"
             if job.optimizer != "-":
                 label += f" + {job.optimizer}"
+            if job.epsilon is not None:
+                label += f", ε = {job.epsilon:.2f}"
             style = "k--" if job.strategy == "centralised" else "-"
             axis.plot(np.arange(len(job.costs)), job.costs, style, label=label, linewidth=1.3)
         axis.set(
