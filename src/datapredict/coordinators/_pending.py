@@ -17,6 +17,7 @@ __all__ = [
     "PendingRows",
     "Push",
     "collapse_weights",
+    "push_source",
     "update_rows",
     "update_sources",
 ]

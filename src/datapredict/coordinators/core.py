@@ -25,7 +25,7 @@ import numpy as np
 
 from datapredict.coordinators._apply import UpdateMixin
 from datapredict.coordinators._door import restore_vector
-from datapredict.coordinators._pending import ChildSlots, PendingRows, Push, push_source
+from datapredict.coordinators._pending import ChildSlots, PendingRows, Push
 from datapredict.coordinators._worker import BackgroundWorker
 from datapredict.coordinators.chain import AggregationChain
 from datapredict.coordinators.outcome import PushOutcome, PushStats, PushStatus
@@ -350,7 +350,8 @@ class CoordinatorCore(UpdateMixin):
                 raise
             return PushOutcome(PushStatus.APPLIED, self.stats_.version)
         if item.slot is None:
-            row = self.pending.append(item.vector, item.weight, push_source(item))
+            source = None if item.push_id is None else item.push_id[0]  # the child
+            row = self.pending.append(item.vector, item.weight, source)
             if self.chain.scales_rows:
                 self.chain.scale(row, lag, owned=True)
         else:
