@@ -387,8 +387,8 @@ def demo(args: argparse.Namespace) -> int:
         )
         for name in splits
     }
-    private = 0 if args.dp_epsilon is None else 4
-    n_jobs = private + len(splits) * (
+    n_private = 0 if args.dp_epsilon is None else 4
+    n_jobs = n_private + len(splits) * (
         1 + len(args.merge) + len(args.server_optimizer or []) + args.secure_aggregation
     )
     print(
@@ -404,7 +404,7 @@ def demo(args: argparse.Namespace) -> int:
             args, data, shards_by_split, X_val, y_val, X_test, y_test, bar, cluster
         )
         if args.dp_epsilon is not None:
-            private, federation = _private_jobs(
+            private, federation_note = _private_jobs(
                 args, X, y, (X_test, y_test), np.unique(data.y), bar, cluster
             )
             jobs += private
@@ -416,7 +416,7 @@ def demo(args: argparse.Namespace) -> int:
     print("\nClassification (test accuracy):")
     print(_table(jobs, "accuracy"))
     if args.dp_epsilon is not None:
-        print(f"\n{federation}")
+        print(f"\n{federation_note}")
     regression, title = _regression_mean_jobs(args)
     print(f"\n{title}")
     print(_table(regression, "R²"))
