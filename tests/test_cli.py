@@ -3,17 +3,19 @@ options before any work; its help shows every option's default."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import datapredict
 import datapredict.datasets
 from datapredict._cli_args import MERGES
-from datapredict.cli import main
+from datapredict.cli import main, safe_learning_rate
 from datapredict.coordinators.merger import SEED_MERGE_TYPES
 from datapredict.merge import MERGE_RULES, SERVER_OPTIMIZERS
 
@@ -54,6 +56,56 @@ def test_demo_prints_a_table_with_every_strategy_and_draws_the_plot(tmp_path, ca
 
 def _table_rows(out: str, split: str) -> list[list[str]]:
     return [line.split() for line in out.splitlines() if line.startswith(f"{split} ")]
+
+
+def _regression_rows(out: str) -> dict[str, float]:
+    """The regression table's R² by merge ("squares" for the least squares)."""
+    table = out.split("Regression on diabetes")[1].split("\n\n")[0].split("\n---")[1]
+    rows = [line.split() for line in table.strip().splitlines()[1:]]
+    return {row[2] if row[0] == "iid" else "squares": float(row[-4]) for row in rows}
+
+
+def test_fifty_children_fit_the_regression_table_without_diverging(capsys, caplog):
+    """With 50 children of ~7 rows the demo's old step (0.3) made children diverge and
+    leave the job, and regression_mean then failed on the missing candidates."""
+    args = ["demo", "--children", "50", "--rounds", "1", "--split", "iid", "--quiet"]
+    assert main([*args, "--merge", "average"]) == 0
+    out = capsys.readouterr().out
+    assert "failed and leaves the job" not in caplog.text
+    assert "50 children of ~6.6 rows" in out
+    scores = _regression_rows(out)
+    assert scores["regression_mean"] == pytest.approx(scores["squares"], abs=0.002)
+    assert scores["average"] == pytest.approx(scores["squares"], abs=0.01)
+
+
+def test_the_regression_table_takes_at_most_one_child_per_row(monkeypatch, capsys):
+    """More --children than diabetes has training rows: one row per child, no error."""
+    load = datapredict.datasets.load_dataset
+
+    def small_diabetes(name, **options):
+        data = load(name, **options)
+        if name != "diabetes":
+            return data
+        return dataclasses.replace(data, X=data.X[:40], y=data.y[:40])
+
+    monkeypatch.setattr(datapredict.datasets, "load_dataset", small_diabetes)
+    args = ["demo", "--dataset", "iris", "--children", "45", "--rounds", "1", "--quiet"]
+    assert main([*args, "--split", "iid", "--merge", "average"]) == 0
+    out = capsys.readouterr().out
+    assert "30 children of ~1.0 rows" in out
+    assert set(_regression_rows(out)) == {"squares", "average", "regression_mean"}
+
+
+@pytest.mark.parametrize(
+    ("shards", "expected"),
+    [
+        ([(np.array([[2.0]]), None)], 1 / 5),  # X~ = [1, 2]: eigenvalues 0 and 1 + 4
+        ([(np.array([[0.0], [0.0]]), None)], 1.0),  # only the intercept: curvature 1
+        ([(np.array([[1.0]]), None), (np.array([[3.0]]), None)], 1 / 10),  # the worst child
+    ],
+)
+def test_the_safe_learning_rate_is_one_over_the_largest_curvature(shards, expected):
+    assert safe_learning_rate(shards) == pytest.approx(expected, rel=1e-12)
 
 
 def test_merge_takes_a_comma_separated_list_and_repeats(capsys):

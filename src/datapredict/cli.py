@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import textwrap
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,12 @@ from datapredict.training import train_distributed
 __all__ = ["main"]
 
 SECURE = "fedavg+secagg"  # the merge column of the --secure-aggregation job
+DP_CHILDREN = 500
+"""Children of the private jobs' federation (at most one per training row)."""
+DP_SAMPLED = 0.2
+"""The fraction of them sampled each round."""
+DP_LOCAL_ITERATIONS = 5
+"""Each child's steps per round in the private jobs (and their non-private twins)."""
 
 
 @dataclass
@@ -72,7 +79,7 @@ def _classification_jobs(
         runs += [("model_parameters", merge, "-") for merge in merges]
         runs += [("model_parameters", "fedavg", opt) for opt in optimizers]
         runs += [("model_parameters", SECURE, "-")] if args.secure_aggregation else []
-        for strategy, merge, optimizer, privacy in _with_privacy(runs, args):
+        for strategy, merge, optimizer in runs:
             job = Job(split, strategy, merge, optimizer)
             merger = "fedavg" if merge == SECURE else merge
             if merge in ("weighted_average", "best"):
@@ -81,47 +88,135 @@ def _classification_jobs(
             elif merge == "custom":
                 merger = ModelParametersMerger(merge_type="custom")
                 merger.set_custom_split_percentage_array([len(y) for _, y in shards])
-            started = time.perf_counter()
-            result = train_distributed(
+            _train(
+                job,
                 factory,
                 shards,
-                strategy=strategy,
-                rounds=args.rounds,
-                mode=args.mode,
-                backend=args.backend if cluster is None else cluster,
+                args,
+                (X_test, y_test),
+                cluster,
+                local_iterations=iterations,
                 merger=merger,
                 server_optimizer=None if optimizer == "-" else optimizer,
-                random_state=args.seed,
-                local_iterations=iterations,
-                progress=False,
                 secure_aggregation=merge == SECURE,
                 compression=None if merge == SECURE else args.compress,
-                privacy=privacy,
             )
-            job.seconds = time.perf_counter() - started
-            job.score = result.model.score(X_test, y_test)
-            job.epsilon = None if privacy is None else result.privacy.epsilon
-            job.rounds, job.costs = len(result.history), list(result.history["cost"])
-            job.bytes_per_round = float(np.mean(result.history["bytes_sent"]))
             jobs.append(job)
             if bar is not None:
                 bar.update()
     return jobs
 
 
-def _with_privacy(runs: list[tuple[str, str, str]], args) -> list[tuple]:
-    """``runs`` without privacy, then (with ``--dp-epsilon``) a private average job per
-    strategy, its noise calibrated for the target ε."""
-    plain = [(*run, None) for run in runs]
-    if args.dp_epsilon is None:
-        return plain
-    privacy = DifferentialPrivacy(
-        clip_norm=1.0 if args.dp_clip is None else args.dp_clip,
-        target_epsilon=args.dp_epsilon,
-        delta=1e-5 if args.dp_delta is None else args.dp_delta,
+def _train(job: Job, factory, shards, args, test, cluster, **options) -> None:
+    """Train ``job`` with ``train_distributed(..., **options)``; fill in its row."""
+    started = time.perf_counter()
+    result = train_distributed(
+        factory,
+        shards,
+        strategy=job.strategy,
+        rounds=args.rounds,
+        mode=args.mode,
+        backend=args.backend if cluster is None else cluster,
+        random_state=args.seed,
+        progress=False,
+        **options,
     )
-    strategies = ("gradients", "model_parameters")
-    return plain + [(strategy, "average", "-", privacy) for strategy in strategies]
+    job.seconds = time.perf_counter() - started
+    job.score = result.model.score(*test)
+    job.epsilon = None if result.privacy is None else result.privacy.epsilon
+    job.rounds, job.costs = len(result.history), list(result.history["cost"])
+    job.bytes_per_round = float(np.mean(result.history["bytes_sent"]))
+
+
+@dataclass(frozen=True)
+class Federation:
+    """The many small children the private jobs train on (and, for a fair comparison,
+    the same jobs without privacy).
+
+    Client-level DP hides each child's whole update: the noise on a round's mean has
+    standard deviation z·C/m with m children a round, so it is small only when many
+    children take part in each round.
+    """
+
+    children: int
+    per_round: int
+    noise_multiplier: float
+    clip_norm: float
+    delta: float
+
+    @classmethod
+    def plan(cls, args, n_rows: int) -> Federation:
+        """:data:`DP_CHILDREN` children (at most one per row), :data:`DP_SAMPLED` of
+        them a round, z calibrated once for ``--dp-epsilon`` after ``--rounds`` rounds."""
+        from datapredict.privacy import calibrate_noise_multiplier
+
+        children = min(DP_CHILDREN, n_rows)
+        per_round = max(1, round(DP_SAMPLED * children))
+        delta = 1e-5 if args.dp_delta is None else args.dp_delta
+        z = calibrate_noise_multiplier(args.dp_epsilon, delta, children, per_round, args.rounds)
+        clip = 1.0 if args.dp_clip is None else args.dp_clip
+        return cls(children, per_round, z, clip, delta)
+
+    @property
+    def privacy(self) -> DifferentialPrivacy:
+        """The private jobs' option."""
+        return DifferentialPrivacy(
+            clip_norm=self.clip_norm, noise_multiplier=self.noise_multiplier, delta=self.delta
+        )
+
+    def describe(self, epsilon: float, n_rows: int) -> str:
+        """What the private jobs train on, and why (wrapped to 88 columns)."""
+        return textwrap.fill(
+            f"Differential privacy (ε = {epsilon:g}, δ = {self.delta:g}), rows {self.split}: "
+            "client-level DP hides each child's whole update, so the noise on a round's "
+            "mean is z·C/m with m children a round: it needs many children per round. "
+            f"These jobs train on {self.children} children of ~{n_rows / self.children:.1f} "
+            f"rows split from the same training data, {self.per_round} sampled per round, "
+            f"{DP_LOCAL_ITERATIONS} local steps, clip norm C={self.clip_norm:g}, "
+            f"z={self.noise_multiplier:.2f}; the rows without ε are the same federation "
+            "without privacy.",
+            width=88,
+        )
+
+    @property
+    def split(self) -> str:
+        """The split column of its jobs."""
+        return f"iid×{self.children}"
+
+
+def _private_jobs(args, X, y, test, classes, bar, cluster) -> tuple[list[Job], str]:
+    """With ``--dp-epsilon``: each strategy's average on the :class:`Federation`,
+    without privacy and with it; and the line that says what they train on."""
+    from datapredict.datasets import split
+
+    federation = Federation.plan(args, len(X))
+    shards = split(X, y, federation.children, how="iid", random_state=args.seed)
+
+    def factory():
+        return LogisticRegression(
+            learning_rate=0.5, classes=classes, max_iterations=DP_LOCAL_ITERATIONS
+        )
+
+    jobs = []
+    for strategy in ("gradients", "model_parameters"):
+        for privacy in (None, federation.privacy):
+            job = Job(federation.split, strategy, "average", "-")
+            _train(
+                job,
+                factory,
+                shards,
+                args,
+                test,
+                cluster,
+                local_iterations=DP_LOCAL_ITERATIONS,
+                children_per_round=federation.per_round,
+                compression=args.compress,
+                privacy=privacy,
+            )
+            jobs.append(job)
+            if bar is not None:
+                bar.update()
+    return jobs, federation.describe(args.dp_epsilon, len(X))
 
 
 def _centralised(args, X, y, X_test, y_test, classes) -> Job:
@@ -140,13 +235,24 @@ def _centralised(args, X, y, X_test, y_test, classes) -> Job:
     return job
 
 
-def _regression_mean_jobs(args) -> list[Job]:
-    """A small regression job: regression_mean reproduces the centralised least squares."""
+def _regression_mean_jobs(args) -> tuple[list[Job], str]:
+    """A small regression job: regression_mean reproduces the centralised least squares.
+
+    Returns the table's jobs and its title. Diabetes has fewer rows than digits: with
+    more ``--children`` than training rows, each child gets one row.
+    """
     from datapredict.datasets import load_dataset, split, train_test_split
 
     data = load_dataset("diabetes")
     X, X_test, y, y_test = train_test_split(data.X, data.y, test_size=0.25, random_state=args.seed)
-    shards = split(X, y, args.children, how="iid", random_state=args.seed)
+    children = min(args.children, len(X))
+    shards = split(X, y, children, how="iid", random_state=args.seed)
+    learning_rate = safe_learning_rate(shards)
+    title = (
+        "Regression on diabetes (test R²): regression_mean recovers the centralised fit\n"
+        f"({children} children of ~{len(X) / children:.1f} rows; learning rate "
+        f"{learning_rate:.3g}, a step under which no child diverges)"
+    )
     jobs = []
     for merge in ("average", "regression_mean"):
         job = Job("iid", "model_parameters", merge, "-")
@@ -155,7 +261,7 @@ def _regression_mean_jobs(args) -> list[Job]:
             merger.set_feature_matrix_array([Xi for Xi, _ in shards])
         started = time.perf_counter()
         result = train_distributed(
-            lambda: LinearRegression(learning_rate=0.3),
+            lambda: LinearRegression(learning_rate=learning_rate),
             shards,
             strategy="model_parameters",
             rounds=5,
@@ -175,7 +281,24 @@ def _regression_mean_jobs(args) -> list[Job]:
     reference.score = 1.0 - np.sum((y_test - predicted) ** 2) / np.sum(
         (y_test - y_test.mean()) ** 2
     )
-    return [reference, *jobs]
+    return [reference, *jobs], title
+
+
+def safe_learning_rate(shards: Sequence[tuple[np.ndarray, np.ndarray]]) -> float:
+    """A gradient-descent step under which no child's least squares can diverge.
+
+    A child's cost ``|X̃ w - y|² / (2 n)`` (X̃: X with its column of ones) has curvature
+    at most ``L``, the largest eigenvalue of ``X̃ᵀ X̃ / n``; full-batch gradient descent
+    on it converges for any step below ``2 / L`` and diverges above it along that
+    eigenvector. Small shards have large ``L`` (with fewer rows than features, the
+    trace, about the features' count, falls on few eigenvalues), so a step fit for five
+    children diverges for fifty. Returns ``1 / max L`` over the children.
+    """
+    curvature = max(
+        np.linalg.eigvalsh(A.T @ A / len(A))[-1]
+        for A in (np.column_stack([np.ones(len(Xi)), Xi]) for Xi, _ in shards)
+    )
+    return float(1.0 / curvature)
 
 
 def _connect_ray(address: str | None):
@@ -228,6 +351,8 @@ def _plot(jobs: Sequence[Job], path: str) -> None:
             label = job.strategy if job.merge == "-" else f"{job.strategy}: {job.merge}"
             if job.optimizer != "-":
                 label += f" + {job.optimizer}"
+            if job.epsilon is not None:
+                label += f", ε = {job.epsilon:.2f}"
             style = "k--" if job.strategy == "centralised" else "-"
             axis.plot(np.arange(len(job.costs)), job.costs, style, label=label, linewidth=1.3)
         axis.set(
@@ -262,9 +387,9 @@ def demo(args: argparse.Namespace) -> int:
         )
         for name in splits
     }
-    private = 0 if args.dp_epsilon is None else 2
-    n_jobs = len(splits) * (
-        1 + len(args.merge) + len(args.server_optimizer or []) + args.secure_aggregation + private
+    n_private = 0 if args.dp_epsilon is None else 4
+    n_jobs = n_private + len(splits) * (
+        1 + len(args.merge) + len(args.server_optimizer or []) + args.secure_aggregation
     )
     print(
         f"datapredict demo: {args.dataset} ({len(X)} train / {len(X_test)} test rows, "
@@ -278,6 +403,11 @@ def demo(args: argparse.Namespace) -> int:
         jobs += _classification_jobs(
             args, data, shards_by_split, X_val, y_val, X_test, y_test, bar, cluster
         )
+        if args.dp_epsilon is not None:
+            private, federation_note = _private_jobs(
+                args, X, y, (X_test, y_test), np.unique(data.y), bar, cluster
+            )
+            jobs += private
     finally:
         if bar is not None:
             bar.close()
@@ -285,8 +415,11 @@ def demo(args: argparse.Namespace) -> int:
             cluster.close()
     print("\nClassification (test accuracy):")
     print(_table(jobs, "accuracy"))
-    print("\nRegression on diabetes (test R²): regression_mean recovers the centralised fit")
-    print(_table(_regression_mean_jobs(args), "R²"))
+    if args.dp_epsilon is not None:
+        print(f"\n{federation_note}")
+    regression, title = _regression_mean_jobs(args)
+    print(f"\n{title}")
+    print(_table(regression, "R²"))
     if args.plot:
         _plot(jobs, args.plot)
         print(f"\ncost per round drawn to {args.plot}")

@@ -250,6 +250,78 @@ def test_regression_mean_with_linear_regression_children():
     np.testing.assert_allclose(merger.merge(*fits).ravel(), union, rtol=0, atol=1e-8)
 
 
+def _regression_job(merger_of_shards, diverging=None, **options):
+    """train_distributed on 10 well-conditioned children of 20 rows; each child's
+    500 full-batch steps reach its own least squares (to ~1e-12), but child
+    ``diverging``, whose features are 10x larger (curvature ~100: the step 0.3 is
+    far above 2 / 100)."""
+    import datapredict as dp
+
+    rng = np.random.default_rng(11)
+    shards = []
+    for child in range(10):
+        X = rng.standard_normal((20, 3)) * (10.0 if child == diverging else 1.0)
+        shards.append((X, X @ [1.0, -2.0, 0.5] + 0.3 + 0.5 * rng.standard_normal(20)))
+    result = dp.train_distributed(
+        lambda: LinearRegression(learning_rate=0.3),
+        shards,
+        strategy="model_parameters",
+        merger=merger_of_shards(shards),
+        local_iterations=500,
+        random_state=0,
+        progress=False,
+        **options,
+    )
+    return shards, result
+
+
+def _regression_mean_of(shards):
+    merger = ModelParametersMerger(merge_type="regression_mean")
+    merger.set_feature_matrix_array([X for X, _ in shards])
+    return merger
+
+
+def test_regression_mean_merges_the_children_a_round_sampled():
+    """4 of 10 children a round: each candidate is merged with its own child's feature
+    matrix (by child index), so the round's result is the least squares on the union
+    of the sampled children's rows (it used to refuse: 10 matrices, 4 candidates)."""
+    shards, result = _regression_job(_regression_mean_of, rounds=1, children_per_round=4)
+    sampled = result.history[0].children
+    assert len(sampled) == 4 and sampled != [0, 1, 2, 3]
+    X = np.vstack([shards[c][0] for c in sampled])
+    y = np.concatenate([shards[c][1] for c in sampled])
+    union = np.linalg.lstsq(np.c_[np.ones(len(X)), X], y, rcond=None)[0]
+    np.testing.assert_allclose(result.main_parameters.ravel(), union, rtol=0, atol=1e-8)
+
+
+def test_regression_mean_merges_the_children_left_after_one_fails():
+    """Child 3 diverges, fails and leaves the job; the round merges the other nine with
+    their own feature matrices (it used to refuse: 10 matrices, 9 candidates)."""
+    shards, result = _regression_job(_regression_mean_of, diverging=3, rounds=1)
+    assert result.history[0].failures and "child 3" in result.history[0].failures[0]
+    X = np.vstack([shards[c][0] for c in range(10) if c != 3])
+    y = np.concatenate([shards[c][1] for c in range(10) if c != 3])
+    union = np.linalg.lstsq(np.c_[np.ones(len(X)), X], y, rcond=None)[0]
+    np.testing.assert_allclose(result.main_parameters.ravel(), union, rtol=0, atol=1e-8)
+
+
+def test_custom_weights_follow_the_children_a_round_sampled():
+    """ "custom" weights each candidate by its child's index: child c weighs c + 1. The
+    children fit their own least squares exactly, so the last round's merge is the
+    weighted mean of the sampled children's fits."""
+
+    def custom(shards):
+        merger = ModelParametersMerger(merge_type="custom")
+        merger.set_custom_split_percentage_array(np.arange(1.0, 11.0))
+        return merger
+
+    shards, result = _regression_job(custom, rounds=2, children_per_round=5)
+    sampled = result.history[-1].children
+    fits = [np.linalg.lstsq(np.c_[np.ones(20), shards[c][0]], shards[c][1])[0] for c in sampled]
+    expected = np.average(fits, axis=0, weights=np.add(sampled, 1.0))
+    np.testing.assert_allclose(result.main_parameters.ravel(), expected, rtol=0, atol=1e-8)
+
+
 def test_regression_mean_input_checks():
     merger = ModelParametersMerger(merge_type="regression_mean")
     with pytest.raises(errors.NotInitializedError):

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from datapredict.coordinators._door import check_finite_vector
-from datapredict.coordinators._pending import Push, update_rows
+from datapredict.coordinators._pending import Push, update_rows, update_sources
 from datapredict.coordinators.chain import apply_step_in_place
 from datapredict.errors import NonFiniteError
 
@@ -32,7 +32,10 @@ class UpdateMixin:
         rows, weights = update_rows(self.pending, self.slots, self.chain, item, lag)
         main, privacy = self.main, self.privacy_state
         if self.chain.privacy is None:
-            merged = self.chain.merge(rows, weights)
+            sources = None
+            if self.chain.rule_takes_sources:  # which child each row came from
+                sources = update_sources(self.pending, self.slots, item)
+            merged = self.chain.merge(rows, weights, sources)
         else:  # DP-FedAvg (unweighted by definition); its new state is committed with main
             merged, privacy = self.chain.privacy.aggregate_into(
                 rows, privacy, main, relative=self.sign is None, norms=self._norms(item, rows)

@@ -12,7 +12,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["ChildSlots", "PendingRows", "Push", "collapse_weights", "update_rows"]
+__all__ = [
+    "ChildSlots",
+    "PendingRows",
+    "Push",
+    "collapse_weights",
+    "push_source",
+    "update_rows",
+    "update_sources",
+]
 
 
 class Push(NamedTuple):
@@ -37,14 +45,15 @@ def _grown(rows: np.ndarray, needed: int) -> np.ndarray:
 
 
 class PendingRows:
-    """Pushes collected for the next update (already clipped and weighted) and their
-    merge weights."""
+    """Pushes collected for the next update (already clipped and weighted), their
+    merge weights and the child each came from (None: unknown)."""
 
     def __init__(self) -> None:
         self.rows = np.empty((0, 0))
         self.count = 0
         self.weights: list[float | None] = []
         self.norms: list[float] = []  # with differential privacy: each update's norm
+        self.sources: list[Any] = []
 
     def reset(self, size: int, dtype: np.dtype) -> None:
         """Forget everything; rows of ``size`` values of ``dtype`` from now on."""
@@ -56,6 +65,7 @@ class PendingRows:
         self.count = 0
         self.weights = []
         self.norms = []
+        self.sources = []
 
     def _write(self, vector: np.ndarray) -> None:
         if self.rows.shape[1:] != vector.shape or self.rows.dtype != vector.dtype:
@@ -63,11 +73,12 @@ class PendingRows:
         self.rows = _grown(self.rows, self.count + 1)
         self.rows[self.count] = vector
 
-    def append(self, vector: np.ndarray, weight: float | None) -> np.ndarray:
-        """Copy one push into the next row; return that row (a view)."""
+    def append(self, vector: np.ndarray, weight: float | None, source: Any = None) -> np.ndarray:
+        """Copy one push (from child ``source``) into the next row; return that row (a view)."""
         self._write(vector)
         self.count += 1
         self.weights.append(weight)
+        self.sources.append(source)
         return self.rows[self.count - 1]
 
     def view(self) -> tuple[np.ndarray, list | None]:
@@ -163,6 +174,26 @@ class ChildSlots:
 def collapse_weights(weights: list[float | None]) -> list | None:
     """``weights``, or None when no row has a weight."""
     return None if all(w is None for w in weights) else weights
+
+
+def push_source(item: Push) -> Any:
+    """The child a push came from: its push id's child (None without a push id)."""
+    return None if item.push_id is None else item.push_id[0]
+
+
+def update_sources(pending: PendingRows, slots: ChildSlots, item: Push | None) -> list | None:
+    """The child each row of :func:`update_rows` came from, in the same order: a
+    child's slot index, or a push id's child; None if any row's is unknown."""
+    sources: list[Any] = []
+    if (item is not None and item.slot is not None) or slots.count:
+        present = list(slots.present)
+        if item is not None and item.slot is not None:
+            present[item.slot] = True
+        sources += np.flatnonzero(present).tolist()
+    sources += pending.sources
+    if item is not None and item.slot is None:
+        sources.append(push_source(item))
+    return None if any(source is None for source in sources) else sources
 
 
 def update_rows(

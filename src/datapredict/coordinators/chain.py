@@ -51,6 +51,10 @@ class AggregationChain:
     privacy : PrivateMean, optional
         Differential privacy: replaces the merge rule by DP-FedAvg's noisy clipped mean
         (``privacy.aggregate_into(rows, state, main, relative)``).
+    rule_takes_sources : bool, default=False
+        Whether ``rule`` is called as ``rule(stacked, weights, sources)``, ``sources``
+        the child each row came from (None if one is unknown): a merge that holds
+        something per child (regression_mean's feature matrices) picks the rows' own.
     """
 
     rule: Callable[[np.ndarray, Any], np.ndarray]
@@ -58,6 +62,7 @@ class AggregationChain:
     max_norm: float | None = None
     staleness: StalenessWeight = field(default_factory=Constant)
     privacy: Any = None
+    rule_takes_sources: bool = False
 
     @property
     def replaces(self) -> bool:
@@ -92,8 +97,10 @@ class AggregationChain:
             rows = np.multiply(rows, weights, out=rows if owned else None)
         return rows
 
-    def merge(self, rows: np.ndarray, weights: Any = None) -> np.ndarray:
-        """Step 3: the merge rule over the (K, P) rows."""
+    def merge(self, rows: np.ndarray, weights: Any = None, sources: Any = None) -> np.ndarray:
+        """Step 3: the merge rule over the (K, P) rows (from children ``sources``)."""
+        if self.rule_takes_sources:
+            return self.rule(rows, weights, sources)
         return self.rule(rows, weights)
 
     def init(self, main: np.ndarray) -> Any:

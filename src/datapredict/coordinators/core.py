@@ -350,7 +350,8 @@ class CoordinatorCore(UpdateMixin):
                 raise
             return PushOutcome(PushStatus.APPLIED, self.stats_.version)
         if item.slot is None:
-            row = self.pending.append(item.vector, item.weight)
+            source = None if item.push_id is None else item.push_id[0]  # the child
+            row = self.pending.append(item.vector, item.weight, source)
             if self.chain.scales_rows:
                 self.chain.scale(row, lag, owned=True)
             if self.chain.privacy is not None:  # now, while the row is fresh in cache

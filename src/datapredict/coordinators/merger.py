@@ -131,7 +131,11 @@ class ModelParametersMerger:
         self._data = (X, y)
 
     def set_custom_split_percentage_array(self, weights: Sequence[float]) -> None:
-        """Per-candidate weights for "custom"; normalised to sum 1 when merging."""
+        """Per-candidate weights for "custom"; normalised to sum 1 when merging.
+
+        One per candidate in candidate order, or one per child by index when the
+        coordinator says which child each candidate is (see :meth:`merge_stacked`).
+        """
         array = np.asarray(weights, dtype=np.float64)
         check_weights(
             array, array.shape[0] if array.ndim == 1 else -1, "custom split percentage array"
@@ -139,7 +143,9 @@ class ModelParametersMerger:
         self._custom = array
 
     def set_feature_matrix_array(self, feature_matrices: Sequence[Any]) -> None:
-        """One feature matrix per candidate, in candidate order, for "regression_mean"."""
+        """One feature matrix per candidate for "regression_mean": in candidate order, or
+        one per child by index when the coordinator says which child each candidate is
+        (see :meth:`merge_stacked`)."""
         if isinstance(feature_matrices, np.ndarray) and feature_matrices.ndim == 2:
             raise InvalidDataError(
                 "set_feature_matrix_array takes a list of matrices, one per child"
@@ -180,38 +186,45 @@ class ModelParametersMerger:
         return copy_parameters(layout.unflatten(merged))
 
     def merge_stacked(
-        self, stacked: np.ndarray, layout: Layout, weights: Sequence[float] | None = None
+        self,
+        stacked: np.ndarray,
+        layout: Layout,
+        weights: Sequence[float] | None = None,
+        *,
+        children: Sequence[int] | None = None,
     ) -> np.ndarray:
         """Merge the (K, P) matrix of flat candidates; returns a new (P,) vector.
 
         This is what coordinators call: ``layout`` tells how to rebuild a candidate
-        for scoring and "regression_mean".
+        for scoring and "regression_mean". ``children`` (optional) is the child index
+        of each candidate: "regression_mean" and "custom" then take each candidate's
+        own feature matrix or weight by that index, so a round that some children miss
+        (sampled out, or failed) merges the ones that came.
         """
         kind = self._merge_type
         if self._rule is not None:
             merged = self._rule(stacked, weights)
         elif kind == "regression_mean":
-            merged = self._regression_mean(stacked, layout)
+            merged = self._regression_mean(stacked, layout, children)
         else:
-            merged = self._by_weights(stacked, layout)
+            merged = self._by_weights(stacked, layout, children)
         if self._rounding is not None:
             merged = _ROUNDING[self._rounding](merged)
         return merged
 
-    def _by_weights(self, stacked: np.ndarray, layout: Layout) -> np.ndarray:
+    def _by_weights(
+        self, stacked: np.ndarray, layout: Layout, children: Sequence[int] | None
+    ) -> np.ndarray:
         """ "custom", "weighted_average" and "best": weights, then one weighted mean."""
-        count = stacked.shape[0]
         if self._merge_type == "custom":
             if self._custom is None:
                 raise NotInitializedError(
                     "merge_type='custom' needs set_custom_split_percentage_array()"
                 )
-            if self._custom.size != count:
-                raise InvalidDataError(
-                    f"the custom split percentage array has {self._custom.size} weights; "
-                    f"merging {count} candidates"
-                )
-            return Average()(stacked, self._custom)
+            picked = _per_candidate(
+                self._custom, stacked.shape[0], children, "the custom split percentage array"
+            )
+            return Average()(stacked, np.asarray(picked))
         scores = self.score_candidates(stacked, layout)
         if self._merge_type == "best":
             return stacked[int(np.argmax(scores))].copy()
@@ -239,29 +252,29 @@ class ModelParametersMerger:
         total = errors.sum()
         return np.ones_like(errors) if total == 0 else 1.0 - np.abs(errors / total)
 
-    def _regression_mean(self, stacked: np.ndarray, layout: Layout) -> np.ndarray:
+    def _regression_mean(
+        self, stacked: np.ndarray, layout: Layout, children: Sequence[int] | None
+    ) -> np.ndarray:
         """``W = (sum X_i^T X_i)^-1 sum X_i^T X_i W_i``, intercept column added when needed."""
         if self._features is None:
             raise NotInitializedError(
                 "merge_type='regression_mean' needs set_feature_matrix_array()"
             )
-        if len(self._features) != stacked.shape[0]:
-            raise InvalidDataError(
-                f"regression_mean has {len(self._features)} feature matrices; merging "
-                f"{stacked.shape[0]} candidates (one matrix per candidate is needed)"
-            )
+        features = _per_candidate(
+            self._features, stacked.shape[0], children, "regression_mean's feature matrices"
+        )
         if layout.kind != "array" or len(layout.shapes[0]) != 2:
             raise ParameterStructureError(
                 f"regression_mean merges single-matrix parameters; got {layout.describe()}"
             )
         rows, outputs = layout.shapes[0]
-        n_features = self._features[0].shape[1]
+        n_features = features[0].shape[1]
         if rows not in (n_features, n_features + 1):
             raise ParameterStructureError(
                 f"regression_mean: the parameters have {rows} rows; the feature matrices have "
                 f"{n_features} columns (expected {n_features} or {n_features + 1} rows)"
             )
-        grams = np.stack([_gram(X, intercept=rows == n_features + 1) for X in self._features])
+        grams = np.stack([_gram(X, intercept=rows == n_features + 1) for X in features])
         weights = stacked.reshape(-1, rows, outputs).astype(np.float64)
         rhs = np.einsum("kij,kjm->im", grams, weights)
         total = grams.sum(axis=0)
@@ -273,6 +286,26 @@ class ModelParametersMerger:
 
     def __repr__(self) -> str:
         return f"{_OWNER}(model_type={self._model_type!r}, merge_type={self._merge_type!r})"
+
+
+def _per_candidate(
+    values: Sequence[Any], count: int, children: Sequence[int] | None, name: str
+) -> list[Any]:
+    """``values`` (one per child) for the ``count`` candidates: by each candidate's child
+    index when ``children`` is known, else in candidate order."""
+    if children is not None and all(0 <= child < len(values) for child in children):
+        return [values[child] for child in children]
+    if children is not None:
+        raise InvalidDataError(
+            f"{name} has {len(values)} entries, one per child; candidates come from "
+            f"children {list(children)}"
+        )
+    if len(values) != count:
+        raise InvalidDataError(
+            f"{name} has {len(values)} entries; merging {count} candidates (one per "
+            "candidate is needed)"
+        )
+    return list(values)
 
 
 def _gram(X: np.ndarray, intercept: bool) -> np.ndarray:

@@ -110,20 +110,25 @@ class DistributedModelParameters(CoreFacade):
         return merger
 
     def _chain(self, optimizer: Any) -> AggregationChain:
-        return AggregationChain(rule=self._merge_rows, server_optimizer=optimizer)
+        return AggregationChain(
+            rule=self._merge_rows, server_optimizer=optimizer, rule_takes_sources=True
+        )
 
-    def _merge_rows(self, rows: np.ndarray, weights: list | None) -> np.ndarray:
-        """The merger over the candidates' rows (the chain's merge rule)."""
+    def _merge_rows(
+        self, rows: np.ndarray, weights: list | None, sources: list | None = None
+    ) -> np.ndarray:
+        """The merger over the candidates' rows, from children ``sources`` (the chain's
+        merge rule)."""
         merger = self._merger
         if not merger.uses_sample_counts:
-            return merger.merge_stacked(rows, self._core.layout)
+            return merger.merge_stacked(rows, self._core.layout, children=sources)
         if weights is None or any(w is None for w in weights):
             raise NotInitializedError(
                 f"merge type {merger.merge_type!r} weights children by sample count; "
                 "pass weight= to add_model_parameters for every push (train() passes "
                 "the child's rows; reinforce() has none)"
             )
-        return merger.merge_stacked(rows, self._core.layout, weights)
+        return merger.merge_stacked(rows, self._core.layout, weights, children=sources)
 
     def set_parameters(self, updates_per_merge: int | None = None) -> None:
         """Change ``updates_per_merge`` (validated first; ``None`` keeps it)."""
