@@ -175,3 +175,15 @@ def test_clipped_mean_around_keeps_float32_parameters_to_their_resolution():
     exact = center.astype(np.float64) + factors @ updates / 8
     assert around.dtype == np.float32
     np.testing.assert_allclose(around, exact, rtol=0, atol=4 * np.spacing(np.float32(128)))
+
+
+def test_clipped_mean_around_adds_plus_and_reuses_its_buffer():
+    rng = np.random.default_rng(2)
+    center, rows = rng.standard_normal(50), rng.standard_normal((3, 50))
+    plus = rng.standard_normal(50)
+    expected = clipped_mean_around(rows, 0.7, 4, center)[0] + plus
+    merged, _ = clipped_mean_around(rows, 0.7, 4, center, plus=plus.copy())
+    np.testing.assert_allclose(merged, expected, rtol=1e-13, atol=1e-13)
+    buffer = plus.copy()
+    merged, _ = clipped_mean_around(rows, 0.7, 4, center, plus=buffer)
+    assert not np.shares_memory(merged, buffer) and not np.allclose(buffer, plus)

@@ -108,14 +108,16 @@ class PrivateMean:
             One release more; the next clip norm.
         """
         clip_norm = float(state.clip_norm)
+        size, dtype = rows.shape[1], rows.dtype
+        noise = standard_noise(size, release_seed(self.seed, state.releases), dtype)
+        noise *= noise.dtype.type(self.noise_std(clip_norm))
         if center is None:
             merged, norms = clipped_mean(rows, clip_norm, self.per_round, None, norms)
-        else:
-            merged, norms = clipped_mean_around(rows, clip_norm, self.per_round, center, norms)
-        noise = standard_noise(merged.size, release_seed(self.seed, state.releases), merged.dtype)
-        prefetch(merged.size, release_seed(self.seed, state.releases + 1), merged.dtype)
-        noise *= noise.dtype.type(self.noise_std(clip_norm))
-        merged += noise
+            merged += noise
+        else:  # the noise's buffer is then reused: no temporary of P values
+            merged, norms = clipped_mean_around(
+                rows, clip_norm, self.per_round, center, norms, plus=noise
+            )
         if self.adaptive is not None:
             policy = self.adaptive
             clip_norm = next_clip_norm(
@@ -127,6 +129,9 @@ class PrivateMean:
                 self.count_std,
                 release_seed(self.seed, state.releases, 1),
             )
+        # The next release's noise, drawn while the next round trains (started last: the
+        # draw would compete for the cores with this release's own work).
+        prefetch(size, release_seed(self.seed, state.releases + 1), dtype)
         return merged, PrivacyState(state.releases + 1, np.array(clip_norm, dtype=np.float64))
 
     def aggregate_into(

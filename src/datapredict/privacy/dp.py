@@ -170,19 +170,25 @@ def clipped_mean_around(
     per_round: int,
     center: np.ndarray,
     norms: np.ndarray | None = None,
+    plus: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``center + Σ_k clip(rows[k] − center, C) / m`` (new parameters, before the noise)
-    and the norms, as one BLAS ``weights @ rows`` plus ``(1 − Σ weights) · center``.
+    """``center + Σ_k clip(rows[k] − center, C) / m (+ plus)``: new parameters, and the
+    norms, as one BLAS ``weights @ rows`` plus ``(1 − Σ weights) · center``.
 
     The same value as ``center + clipped_mean(rows, C, m, center)[0]``, without passing
     over ``rows - center``: the result is of the parameters' magnitude, so the sum of
     those two terms loses nothing the result's dtype could hold (the mean update alone,
-    much smaller, is what :func:`clipped_mean` computes blockwise).
+    much smaller, is what :func:`clipped_mean` computes blockwise). ``plus`` (shape (P,),
+    the release's noise) is added, then its buffer is overwritten by the center's term:
+    no temporary of P values is made (at large P, fresh memory costs more than a pass).
     """
     norms = update_norms(rows, center) if norms is None else norms
     weights = clip_factors(norms, clip_norm) / per_round
     merged = weights.astype(rows.dtype) @ rows
-    merged += center * center.dtype.type(1.0 - weights.sum())
+    if plus is not None:
+        merged += plus
+    term = np.multiply(center, center.dtype.type(1.0 - weights.sum()), out=plus)
+    merged += term
     return merged, norms
 
 
