@@ -23,11 +23,20 @@ def _empty_queue():
 def test_prefetched_noise_is_the_noise_drawn_now(dtype):
     seed = np.random.SeedSequence(5, spawn_key=(3, 0))
     expected = np.random.default_rng(seed).standard_normal(1000, dtype=dtype)
-    noise.prefetch(1000, seed, dtype)
+    expected *= expected.dtype.type(0.3)
+    noise.prefetch(1000, seed, dtype, 0.3)
     assert len(noise._pending) == 1
-    np.testing.assert_array_equal(noise.standard_noise(1000, seed, dtype), expected)
+    np.testing.assert_array_equal(noise.gaussian(1000, seed, dtype, 0.3), expected)
     assert not noise._pending  # taken: the next request draws anew
-    np.testing.assert_array_equal(noise.standard_noise(1000, seed, dtype), expected)
+    np.testing.assert_array_equal(noise.gaussian(1000, seed, dtype, 0.3), expected)
+
+
+def test_a_draw_prefetched_with_another_std_is_not_taken():
+    seed = np.random.SeedSequence(6)
+    noise.prefetch(100, seed, np.float64, 2.0)
+    drawn = noise.gaussian(100, seed, np.float64, 1.0)
+    np.testing.assert_array_equal(drawn, np.random.default_rng(seed).standard_normal(100))
+    assert len(noise._pending) == 1
 
 
 def test_at_most_max_pending_draws_are_held():
@@ -37,7 +46,7 @@ def test_at_most_max_pending_draws_are_held():
     assert len(noise._pending) == noise.MAX_PENDING
     for seed in seeds:  # the evicted ones are drawn again, the same values
         expected = np.random.default_rng(seed).standard_normal(10)
-        np.testing.assert_array_equal(noise.standard_noise(10, seed), expected)
+        np.testing.assert_array_equal(noise.gaussian(10, seed), expected)
 
 
 def test_a_release_prefetches_the_next_ones_noise_and_the_result_is_unchanged(monkeypatch):
@@ -45,7 +54,7 @@ def test_a_release_prefetches_the_next_ones_noise_and_the_result_is_unchanged(mo
     rows = rng.standard_normal((4, 50))
     private = PrivateMean(1.0, 1.1, 4, np.random.SeedSequence(9))
     first, state = private.aggregate(rows, private.init())
-    next_key = noise._key(50, release_seed(private.seed, 1), np.float64)
+    next_key = noise._key(50, release_seed(private.seed, 1), np.float64, private.noise_std(1.0))
     assert list(noise._pending) == [next_key]
     second, _ = private.aggregate(rows, state)  # takes the prefetched draw
 

@@ -24,7 +24,7 @@ from datapredict.privacy.dp import (
     update_norms,
 )
 from datapredict.privacy.options import AdaptiveClipping
-from datapredict.privacy.prefetch import prefetch, standard_noise
+from datapredict.privacy.prefetch import gaussian, prefetch
 
 __all__ = ["PrivacyState", "PrivateMean"]
 
@@ -109,8 +109,8 @@ class PrivateMean:
         """
         clip_norm = float(state.clip_norm)
         size, dtype = rows.shape[1], rows.dtype
-        noise = standard_noise(size, release_seed(self.seed, state.releases), dtype)
-        noise *= noise.dtype.type(self.noise_std(clip_norm))
+        std = self.noise_std(clip_norm)
+        noise = gaussian(size, release_seed(self.seed, state.releases), dtype, std)
         if center is None:
             merged, norms = clipped_mean(rows, clip_norm, self.per_round, None, norms)
             merged += noise
@@ -131,7 +131,8 @@ class PrivateMean:
             )
         # The next release's noise, drawn while the next round trains (started last: the
         # draw would compete for the cores with this release's own work).
-        prefetch(size, release_seed(self.seed, state.releases + 1), dtype)
+        next_std = self.noise_std(clip_norm)  # with the clip norm the next release uses
+        prefetch(size, release_seed(self.seed, state.releases + 1), dtype, next_std)
         return merged, PrivacyState(state.releases + 1, np.array(clip_norm, dtype=np.float64))
 
     def aggregate_into(

@@ -4,11 +4,12 @@ A release of DP-FedAvg adds P Gaussian values; at large P, drawing them costs mo
 the aggregation itself (4 million float32 values: 30-50 ms on this kind of machine,
 against about 15 ms for the mean of 16 such rows). They depend only on the release's
 seed, so :class:`~datapredict.privacy.aggregator.PrivateMean` asks for the next
-release's standard normal values as soon as a release is done: one background thread
-draws them (numpy releases the GIL while it fills an array) while the next round's
-children train, and the release takes them instead of drawing its own. The values are
-the same either way (same seed, same generator): prefetching changes when they are
-drawn, never what they are. At most :data:`MAX_PENDING` draws are kept.
+release's values (standard normal, times their standard deviation, known once a
+release is done) as soon as a release is done: one background thread draws them (numpy
+releases the GIL while it fills an array) while the next round's children train, and
+the release takes them instead of drawing its own. The values are the same either way
+(same seed, same generator, same scaling): prefetching changes when they are drawn,
+never what they are. At most :data:`MAX_PENDING` draws are kept.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["MAX_PENDING", "prefetch", "standard_noise", "wait_for_prefetched"]
+__all__ = ["MAX_PENDING", "gaussian", "prefetch", "wait_for_prefetched"]
 
 MAX_PENDING = 2  # draws held at once (each is P values): the next release of two jobs
 
@@ -28,36 +29,40 @@ _pending: OrderedDict[tuple, Future] = OrderedDict()
 _executor: ThreadPoolExecutor | None = None
 
 
-def _key(size: int, seed: np.random.SeedSequence, dtype) -> tuple:
-    return (seed.entropy, tuple(seed.spawn_key), seed.pool_size, int(size), np.dtype(dtype).str)
+def _key(size: int, seed: np.random.SeedSequence, dtype, std: float) -> tuple:
+    dtype = np.dtype(dtype).str
+    return (seed.entropy, tuple(seed.spawn_key), seed.pool_size, int(size), dtype, float(std))
 
 
-def _draw(size: int, seed: np.random.SeedSequence, dtype) -> np.ndarray:
-    return np.random.default_rng(seed).standard_normal(size, dtype=dtype)
+def _draw(size: int, seed: np.random.SeedSequence, dtype, std: float) -> np.ndarray:
+    values = np.random.default_rng(seed).standard_normal(size, dtype=dtype)
+    values *= values.dtype.type(std)
+    return values
 
 
-def prefetch(size: int, seed: np.random.SeedSequence, dtype=np.float64) -> None:
-    """Start drawing ``size`` standard normal values from ``seed`` in the background."""
+def prefetch(size: int, seed: np.random.SeedSequence, dtype=np.float64, std=1.0) -> None:
+    """Start drawing ``size`` N(0, std²) values from ``seed`` in the background."""
     global _executor
-    key = _key(size, seed, dtype)
+    key = _key(size, seed, dtype, std)
     with _lock:
         if key in _pending:
             return
         if _executor is None:
             _executor = ThreadPoolExecutor(1, thread_name_prefix="datapredict-noise")
-        _pending[key] = _executor.submit(_draw, size, seed, dtype)
+        _pending[key] = _executor.submit(_draw, size, seed, dtype, std)
         while len(_pending) > MAX_PENDING:
             _pending.popitem(last=False)[1].cancel()
 
 
-def standard_noise(size: int, seed: np.random.SeedSequence, dtype=np.float64) -> np.ndarray:
-    """``size`` standard normal values from ``seed``: the prefetched ones if they were
-    asked for (waiting for them if needed), else drawn now; a new array either way."""
+def gaussian(size: int, seed: np.random.SeedSequence, dtype=np.float64, std=1.0) -> np.ndarray:
+    """``size`` N(0, std²) values from ``seed`` (standard normal values times ``std``):
+    the prefetched ones if they were asked for (waiting for them if needed), else drawn
+    now; a new array either way."""
     with _lock:
-        future = _pending.pop(_key(size, seed, dtype), None)
+        future = _pending.pop(_key(size, seed, dtype, std), None)
     if future is not None and not future.cancelled():
         return future.result()
-    return _draw(size, seed, dtype)
+    return _draw(size, seed, dtype, std)
 
 
 def wait_for_prefetched() -> None:
