@@ -130,6 +130,13 @@ def weighted_sum(
     return total
 
 
+def _clip_weights(rows, clip_norm, per_round, center, norms):
+    """Each update's weight in the clipped mean, ``min(1, C / |Δ_k|) / m``, and the norms
+    (computed unless given)."""
+    norms = update_norms(rows, center) if norms is None else norms
+    return clip_factors(norms, clip_norm) / per_round, norms
+
+
 def clipped_mean(
     rows: np.ndarray,
     clip_norm: float,
@@ -159,8 +166,7 @@ def clipped_mean(
     norms : ndarray of shape (K,), float64
         The unclipped norms (adaptive clipping counts those under C).
     """
-    norms = update_norms(rows, center) if norms is None else norms
-    weights = clip_factors(norms, clip_norm) / per_round
+    weights, norms = _clip_weights(rows, clip_norm, per_round, center, norms)
     return weighted_sum(rows, weights, center), norms
 
 
@@ -182,8 +188,7 @@ def clipped_mean_around(
     the release's noise) is added, then its buffer is overwritten by the center's term:
     no temporary of P values is made (at large P, fresh memory costs more than a pass).
     """
-    norms = update_norms(rows, center) if norms is None else norms
-    weights = clip_factors(norms, clip_norm) / per_round
+    weights, norms = _clip_weights(rows, clip_norm, per_round, center, norms)
     merged = weights.astype(rows.dtype) @ rows
     if plus is not None:
         merged += plus

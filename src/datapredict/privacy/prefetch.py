@@ -20,6 +20,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
+from datapredict.privacy.dp import gaussian_noise
+
 __all__ = ["MAX_PENDING", "gaussian", "prefetch", "wait_for_prefetched"]
 
 MAX_PENDING = 2  # draws held at once (each is P values): the next release of two jobs
@@ -34,12 +36,6 @@ def _key(size: int, seed: np.random.SeedSequence, dtype, std: float) -> tuple:
     return (seed.entropy, tuple(seed.spawn_key), seed.pool_size, int(size), dtype, float(std))
 
 
-def _draw(size: int, seed: np.random.SeedSequence, dtype, std: float) -> np.ndarray:
-    values = np.random.default_rng(seed).standard_normal(size, dtype=dtype)
-    values *= values.dtype.type(std)
-    return values
-
-
 def prefetch(size: int, seed: np.random.SeedSequence, dtype=np.float64, std=1.0) -> None:
     """Start drawing ``size`` N(0, std²) values from ``seed`` in the background."""
     global _executor
@@ -49,7 +45,7 @@ def prefetch(size: int, seed: np.random.SeedSequence, dtype=np.float64, std=1.0)
             return
         if _executor is None:
             _executor = ThreadPoolExecutor(1, thread_name_prefix="datapredict-noise")
-        _pending[key] = _executor.submit(_draw, size, seed, dtype, std)
+        _pending[key] = _executor.submit(gaussian_noise, size, std, seed, dtype)
         while len(_pending) > MAX_PENDING:
             _pending.popitem(last=False)[1].cancel()
 
@@ -62,7 +58,7 @@ def gaussian(size: int, seed: np.random.SeedSequence, dtype=np.float64, std=1.0)
         future = _pending.pop(_key(size, seed, dtype, std), None)
     if future is not None and not future.cancelled():
         return future.result()
-    return _draw(size, seed, dtype, std)
+    return gaussian_noise(size, std, seed, dtype)
 
 
 def wait_for_prefetched() -> None:
